@@ -1,0 +1,178 @@
+"""Command line: score submission files offline and inspect rulesets.
+
+    jixiao score FILE --ruleset NAME@VERSION [--format json|table]
+    jixiao rulesets list | show NAME@VERSION | validate [FILE ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.engine import builtin_registry, rulesets_dir
+from app.engine.errors import InvalidInput, RulesetError
+from app.engine.facts import Vocabulary
+from app.engine.ruleset import RulesetRegistry, load_file, load_ruleset_text
+from app.engine.scoring import flatten, prepare, score, to_dict
+from app.engine.submission import SubmissionFileError, load_submission_file
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="jixiao: 部门整体支出绩效评价 scoring")
+rulesets_app = typer.Typer(no_args_is_help=True, help="List, show and check rulesets.")
+app.add_typer(rulesets_app, name="rulesets")
+
+
+class Format(str, Enum):
+    json = "json"
+    table = "table"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _registry() -> RulesetRegistry:
+    try:
+        return builtin_registry()
+    except ValueError as exc:
+        _fail(f"the rulesets in {rulesets_dir()} do not load:\n{exc}")
+        raise
+
+
+@app.command("score")
+def score_cmd(
+    file: Annotated[Path, typer.Argument(help="Submission file (YAML or JSON)", exists=True, dir_okay=False)],
+    ruleset: Annotated[str, typer.Option("--ruleset", "-r", help="NAME@VERSION, or NAME to pick the version covering the year")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format")] = Format.json,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
+) -> None:
+    """Score a submission file offline (no database) and print the assessment."""
+    reg = _registry()
+    try:
+        sub = load_submission_file(file)
+    except SubmissionFileError as exc:
+        _fail(str(exc))
+        raise
+    rs = reg.resolve(ruleset, sub.fiscal_year)
+    if rs is None:
+        _fail(f"unknown ruleset '{ruleset}' for fiscal year {sub.fiscal_year}; available: {', '.join(reg.refs())}", 3)
+        raise AssertionError
+    if not rs.covers(sub.fiscal_year):
+        _fail(f"{rs.ref} applies to fiscal years {rs.fiscal_years}, not {sub.fiscal_year}", 3)
+    try:
+        prepared = prepare(rs, reg.vocabulary, sub.facts, sub.answers, sub.overrides)
+    except InvalidInput as exc:
+        lines = "\n".join(f"  {p.pointer}: {p.message}" for p in exc.problems)
+        _fail(f"{file}: {exc.title}:\n{lines}")
+        raise
+    assessment = score(rs, prepared)
+    if fmt is Format.json:
+        doc: dict[str, Any] = {
+            "unit": sub.unit,
+            "fiscal_year": sub.fiscal_year,
+            "kind": sub.kind,
+            "evaluator": sub.evaluator,
+            **to_dict(assessment, reg.vocabulary),
+        }
+        text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = render_table(assessment, sub.unit.get("name", ""), sub.fiscal_year)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def render_table(assessment: Any, unit_name: str, year: int) -> str:
+    from app.engine.rules import fmt
+
+    rs = assessment.ruleset
+    lines = [f"{unit_name} {year} — {rs.title} ({rs.ref})", ""]
+    lines.append(f"{'code':<12}{'指标':<28}{'分值':>6}{'得分':>8}  状态 / 扣分事由")
+    for r in flatten(assessment):
+        ind = r.indicator
+        name = ("  " * (ind.level - 1)) + ind.name
+        score_text = "—" if r.score is None else fmt(r.score)
+        lines.append(f"{ind.code:<12}{name:<28}{fmt(r.points):>6}{score_text:>8}  {r.status}")
+        if ind.is_leaf:
+            if r.override is not None:
+                lines.append(f"{'':<54}覆盖：{r.override.reason}（计算值 {'—' if r.computed is None else fmt(r.computed)}）")
+            elif r.outcome is not None:
+                for lost, reason, _src in r.outcome.deductions:
+                    lines.append(f"{'':<54}-{fmt(lost)} {reason}")
+                if r.outcome.missing_facts:
+                    lines.append(f"{'':<54}缺少数据：{', '.join(r.outcome.missing_facts)}")
+                if r.outcome.missing_answers:
+                    lines.append(f"{'':<54}待评价人判定：{', '.join(r.outcome.missing_answers)}")
+    for adj in assessment.adjustments:
+        lines.append(f"{adj.code:<12}{adj.name:<28}{'':>6}{fmt(adj.points):>8}  {'；'.join(adj.reasons)}")
+    lines.append("")
+    lines.append(f"total: {fmt(assessment.total)}   grade: {assessment.grade or '—'}   status: {assessment.status}")
+    for w in assessment.warnings:
+        lines.append(f"warning [{w['code']}]: {w['message']}")
+    return "\n".join(lines) + "\n"
+
+
+@rulesets_app.command("list")
+def rulesets_list() -> None:
+    """List the built-in rulesets."""
+    for rs in _registry().all():
+        years = ",".join(str(y) for y in rs.fiscal_years)
+        typer.echo(f"{rs.ref:<28} {years:<10} {rs.region}  {rs.title}")
+
+
+@rulesets_app.command("show")
+def rulesets_show(ref: str) -> None:
+    """Print one ruleset's indicator tree."""
+    from app.engine.rules import fmt
+
+    reg = _registry()
+    rs = reg.resolve(ref)
+    if rs is None:
+        _fail(f"unknown ruleset '{ref}'; available: {', '.join(reg.refs())}", 3)
+        raise AssertionError
+    typer.echo(f"{rs.ref}: {rs.title} ({rs.region}, {rs.fiscal_years}) total {fmt(rs.total_points)}")
+    for top in rs.indicators:
+        for ind in top.walk():
+            kind = f"[{ind.rule.kind}]" if ind.rule else ""
+            typer.echo(f"{'  ' * (ind.level - 1)}{ind.code} {ind.name} {fmt(ind.points)} {kind}")
+    for adj in rs.adjustments:
+        typer.echo(f"{adj.code} {adj.name} ({adj.kind}, {fmt(adj.per)}/item, max {fmt(adj.max)})")
+
+
+@rulesets_app.command("validate")
+def rulesets_validate(
+    files: Annotated[list[Path] | None, typer.Argument(help="Ruleset files (default: all in rulesets/)")] = None,
+) -> None:
+    """Check ruleset files; print every problem with its place in the file."""
+    root = rulesets_dir()
+    vocabulary = Vocabulary.load(root / "facts.yaml")
+    paths = files or sorted(root.glob("*/*.yaml"))
+    failed = 0
+    for path in paths:
+        try:
+            if path.parent.parent.resolve() == root.resolve():
+                rs = load_file(path, vocabulary)
+            else:
+                rs = load_ruleset_text(path.read_text(encoding="utf-8"), vocabulary, source=str(path))
+            typer.echo(f"ok   {path}  ({rs.ref}, {len(rs.leaves)} scored indicators)")
+        except RulesetError as exc:
+            failed += 1
+            typer.echo(f"FAIL {path}")
+            for p in exc.problems:
+                typer.echo(f"     {p.message}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

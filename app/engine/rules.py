@@ -1,0 +1,842 @@
+"""The rule kinds: each a small class that turns facts and answers into points.
+
+A rule is built once from its ruleset entry (``build_rule``), with every
+formula parsed, and then evaluated many times. Evaluation never raises for
+bad data: missing facts, missing answers and zero denominators become a status
+on the outcome so that the indicator can say what it needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Any
+
+from app.engine.formula import Formula, FormulaError, FormulaZeroDivision, parse
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+PCT_Q = Decimal("0.01")
+
+ROUNDING_MODES = {
+    "down": ROUND_DOWN,
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+    "up": ROUND_UP,
+}
+
+SCORED = "scored"
+MISSING_FACTS = "missing_facts"
+PENDING = "judgment_pending"
+NOT_APPLICABLE = "not_applicable"
+OVERRIDDEN = "overridden"
+
+
+class RuleSpecError(ValueError):
+    """A rule entry that cannot be built; ``path`` is relative to the rule."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+def fmt(d: Decimal) -> str:
+    """Plain text of a number, without exponent or trailing zeros: 93.97, 88.5, 100."""
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return "0" if s in {"-0", ""} else s
+
+
+def pct(ratio: Decimal) -> str:
+    """A ratio as a percentage with two decimals: 0.976638 -> 97.66%."""
+    return format((ratio * HUNDRED).quantize(PCT_Q, ROUND_HALF_UP), "f") + "%"
+
+
+@dataclass(slots=True)
+class Answer:
+    """An evaluator's answer for one address (indicator code or code/key)."""
+
+    score: Decimal | None = None
+    met: bool | None = None
+    reason: str | None = None
+    findings: list[str] | None = None
+    count: Decimal | None = None
+    events: list[str] | None = None
+    not_applicable: bool = False
+
+
+@dataclass(slots=True)
+class Ctx:
+    facts: Mapping[str, Any]
+    answers: Mapping[str, Answer]
+    quantum: Decimal
+    rounding: str
+
+    def round(self, d: Decimal) -> Decimal:
+        return d.quantize(self.quantum, self.rounding)
+
+
+@dataclass(slots=True)
+class Outcome:
+    score: Decimal | None
+    status: str = SCORED
+    inputs: dict[str, Any] = field(default_factory=dict)
+    values: list[tuple[str, str]] = field(default_factory=list)
+    deductions: list[tuple[Decimal, str, str]] = field(default_factory=list)
+    missing_facts: list[str] = field(default_factory=list)
+    missing_answers: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dec(spec: Mapping[str, Any], key: str, path: str, default: Decimal | None = None) -> Decimal:
+    value = spec.get(key, default)
+    if value is None:
+        raise RuleSpecError(f"{path}/{key}", f"'{key}' is required")
+    if isinstance(value, bool):
+        raise RuleSpecError(f"{path}/{key}", f"'{key}' must be a number")
+    if isinstance(value, str):
+        try:
+            f = parse(value)
+        except FormulaError as exc:
+            raise RuleSpecError(f"{path}/{key}", f"'{key}': {exc}") from None
+        if f.names or f.is_boolean:
+            raise RuleSpecError(f"{path}/{key}", f"'{key}' must be a constant number")
+        value = f({})
+    if not isinstance(value, Decimal):
+        value = Decimal(value)
+    return value
+
+
+def _formula(spec: Mapping[str, Any], key: str, path: str, *, boolean: bool = False) -> Formula:
+    if key not in spec:
+        raise RuleSpecError(f"{path}/{key}", f"'{key}' is required")
+    try:
+        f = parse(spec[key])
+    except FormulaError as exc:
+        raise RuleSpecError(f"{path}/{key}", str(exc)) from None
+    if boolean and not f.is_boolean:
+        raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a condition (a comparison or yes/no fact)")
+    if not boolean and f.is_boolean:
+        raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a number, not a condition")
+    return f
+
+
+def _check_keys(spec: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    unknown = set(spec) - allowed - {"kind"}
+    if unknown:
+        raise RuleSpecError(path, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed | {'kind'})}")
+
+
+def _missing(names: frozenset[str], facts: Mapping[str, Any]) -> list[str]:
+    return [n for n in sorted(names) if n not in facts]
+
+
+def _inputs(names: frozenset[str], facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {n: facts[n] for n in sorted(names)}
+
+
+@dataclass(slots=True)
+class ZeroIf:
+    when: Formula
+    reason: str
+
+
+def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
+    items = spec.get("zero_if", [])
+    if not isinstance(items, list):
+        raise RuleSpecError(f"{path}/zero_if", "'zero_if' must be a list")
+    out = []
+    for i, item in enumerate(items):
+        p = f"{path}/zero_if/{i}"
+        if not isinstance(item, dict):
+            raise RuleSpecError(p, "each zero_if entry needs 'when' and 'reason'")
+        _check_keys(item, {"when", "reason"}, p)
+        if not isinstance(item.get("reason"), str):
+            raise RuleSpecError(f"{p}/reason", "'reason' is required text")
+        out.append(ZeroIf(_formula(item, "when", p, boolean=True), item["reason"]))
+    return out
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Rule:
+    kind: str = ""
+    points: Decimal
+    label: str
+    #: every fact this rule may read
+    facts: frozenset[str] = frozenset()
+    #: whether a judgment answer ({score, reason}) at the rule's address is meaningful
+    accepts_judgment: bool = False
+    #: whether a rule's score can only rise when its rate does (for property tests)
+    monotonic_in: tuple[str, ...] = ()
+
+    @property
+    def formula_text(self) -> str | None:
+        return None
+
+    def answer_addresses(self, addr: str) -> dict[str, str]:
+        """Answer addresses this rule reads, mapped to their shape."""
+        return {addr: "judgment"} if self.accepts_judgment else {}
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        raise NotImplementedError
+
+    def _judged(self, ctx: Ctx, addr: str, cap: Decimal, out: Outcome, why: str) -> Outcome:
+        """Fall back to the evaluator's judgment at ``addr`` (bounded by ``cap``)."""
+        answer = ctx.answers.get(addr)
+        if answer is None or answer.score is None:
+            out.score = None
+            out.status = PENDING
+            out.missing_answers.append(addr)
+            out.messages.append(why)
+            return out
+        if answer.score > cap:
+            out.score = None
+            out.status = PENDING
+            out.messages.append(f"{why}；评价人给出的{fmt(answer.score)}分超过该档上限{fmt(cap)}分")
+            return out
+        out.score = answer.score
+        out.messages.append(why)
+        if answer.score < self.points:
+            out.deductions.append((self.points - answer.score, answer.reason or "评价人判定", "evaluator"))
+        return out
+
+
+class Judgment(Rule):
+    kind = "judgment"
+    accepts_judgment = True
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points"}, path)
+        self.points = points
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        return self._judged(ctx, addr, self.points, Outcome(None), "评价人判定")
+
+
+@dataclass(slots=True)
+class ChecklistItem:
+    key: str
+    text: str
+    points: Decimal
+    fact: str | None
+
+
+class Checklist(Rule):
+    kind = "checklist"
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "items"}, path)
+        self.points = points
+        items = spec.get("items")
+        if not isinstance(items, list) or not items:
+            raise RuleSpecError(f"{path}/items", "a checklist needs a non-empty list of items")
+        self.items: list[ChecklistItem] = []
+        seen: set[str] = set()
+        facts: set[str] = set()
+        for i, item in enumerate(items):
+            p = f"{path}/items/{i}"
+            if not isinstance(item, dict):
+                raise RuleSpecError(p, "an item needs key, text and points")
+            _check_keys(item, {"key", "text", "points", "fact"}, p)
+            key = item.get("key")
+            if isinstance(key, Decimal):
+                key = fmt(key)
+            if not isinstance(key, str) or not key or "/" in key:
+                raise RuleSpecError(f"{p}/key", "'key' must be non-empty text without '/'")
+            if key in seen:
+                raise RuleSpecError(f"{p}/key", f"duplicate item key '{key}'")
+            seen.add(key)
+            if not isinstance(item.get("text"), str):
+                raise RuleSpecError(f"{p}/text", "'text' is required")
+            fact = item.get("fact")
+            if fact is not None:
+                if not isinstance(fact, str):
+                    raise RuleSpecError(f"{p}/fact", "'fact' must be a fact key")
+                facts.add(fact)
+            self.items.append(ChecklistItem(key, item["text"], _dec(item, "points", p), fact))
+        total = sum((it.points for it in self.items), ZERO)
+        if total != points:
+            raise RuleSpecError(f"{path}/items", f"items add up to {fmt(total)} points, the rule has {fmt(points)}")
+        self.facts = frozenset(facts)
+
+    def answer_addresses(self, addr: str) -> dict[str, str]:
+        return {f"{addr}/{it.key}": "item" for it in self.items if it.fact is None}
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        out = Outcome(ZERO)
+        score = ZERO
+        for it in self.items:
+            if it.fact is not None:
+                if it.fact not in ctx.facts:
+                    out.missing_facts.append(it.fact)
+                    continue
+                met = bool(ctx.facts[it.fact])
+                out.inputs[it.fact] = met
+                if met:
+                    score += it.points
+                else:
+                    out.deductions.append((it.points, f"{it.text}：未达到", "computed"))
+                continue
+            a = ctx.answers.get(f"{addr}/{it.key}")
+            if a is None or (a.met is None and a.score is None):
+                out.missing_answers.append(f"{addr}/{it.key}")
+                continue
+            got = a.score if a.score is not None else (it.points if a.met else ZERO)
+            got = min(got, it.points)
+            score += got
+            if got < it.points:
+                why = a.reason or "未达到"
+                out.deductions.append((it.points - got, f"{it.text}：{why}", "evaluator"))
+        if out.missing_facts:
+            out.status, out.score = MISSING_FACTS, None
+        elif out.missing_answers:
+            out.status, out.score = PENDING, None
+        else:
+            out.score = score
+        return out
+
+
+class Rate(Rule):
+    kind = "rate"
+    accepts_judgment = True
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "name", "formula", "cap", "zero_if", "display"}, path)
+        self.points = points
+        self.label = str(spec.get("name", "比率"))
+        self.formula = _formula(spec, "formula", path)
+        self.cap = _dec(spec, "cap", path, ONE)
+        self.zero_if = _zero_ifs(spec, path)
+        self.percent = spec.get("display", "percent") == "percent"
+        names = set(self.formula.names)
+        for z in self.zero_if:
+            names |= z.when.names
+        self.facts = frozenset(names)
+        self.monotonic_in = tuple(sorted(self.formula.names))
+
+    @property
+    def formula_text(self) -> str:
+        return self.formula.text
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        missing = _missing(self.facts, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        for z in self.zero_if:
+            if z.when(facts):
+                out.score = ZERO
+                out.deductions.append((self.points, z.reason, "computed"))
+                return out
+        try:
+            rate = self.formula(facts)
+        except FormulaZeroDivision:
+            return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
+        shown = pct(rate) if self.percent else fmt(rate)
+        out.values.append((self.label, shown))
+        raw = self.points * min(max(rate, ZERO), self.cap)
+        score = ctx.round(raw)
+        out.score = score
+        if score < self.points:
+            out.deductions.append((self.points - score, f"{self.label}{shown}，扣{fmt(self.points - score)}分", "computed"))
+        return out
+
+
+@dataclass(slots=True)
+class Band:
+    gt: Decimal | None
+    gte: Decimal | None
+    lt: Decimal | None
+    lte: Decimal | None
+    score: Decimal
+    judgment: bool
+
+    def holds(self, v: Decimal) -> bool:
+        return not (
+            (self.gt is not None and not v > self.gt)
+            or (self.gte is not None and not v >= self.gte)
+            or (self.lt is not None and not v < self.lt)
+            or (self.lte is not None and not v <= self.lte)
+        )
+
+    def text(self, percent: bool) -> str:
+        show = pct if percent else fmt
+        parts = []
+        if self.gt is not None:
+            parts.append(f">{show(self.gt)}")
+        if self.gte is not None:
+            parts.append(f"≥{show(self.gte)}")
+        if self.lt is not None:
+            parts.append(f"<{show(self.lt)}")
+        if self.lte is not None:
+            parts.append(f"≤{show(self.lte)}")
+        return "且".join(parts) or "任意值"
+
+    def lower(self) -> tuple[Decimal, bool]:
+        if self.gt is not None:
+            return self.gt, False
+        if self.gte is not None:
+            return self.gte, True
+        return Decimal("-Infinity"), True
+
+    def upper(self) -> tuple[Decimal, bool]:
+        if self.lt is not None:
+            return self.lt, False
+        if self.lte is not None:
+            return self.lte, True
+        return Decimal("Infinity"), True
+
+
+def _overlap(a: Band, b: Band) -> bool:
+    (alo, alo_in), (ahi, ahi_in) = a.lower(), a.upper()
+    (blo, blo_in), (bhi, bhi_in) = b.lower(), b.upper()
+    lo, lo_in = (alo, alo_in) if alo > blo else (blo, blo_in) if blo > alo else (alo, alo_in and blo_in)
+    hi, hi_in = (ahi, ahi_in) if ahi < bhi else (bhi, bhi_in) if bhi < ahi else (ahi, ahi_in and bhi_in)
+    return lo < hi or (lo == hi and lo_in and hi_in)
+
+
+class Bands(Rule):
+    kind = "bands"
+    accepts_judgment = True
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "name", "formula", "bands", "zero_if", "display"}, path)
+        self.points = points
+        self.label = str(spec.get("name", "指标值"))
+        self.formula = _formula(spec, "formula", path)
+        self.zero_if = _zero_ifs(spec, path)
+        self.percent = spec.get("display", "percent") == "percent"
+        bands = spec.get("bands")
+        if not isinstance(bands, list) or not bands:
+            raise RuleSpecError(f"{path}/bands", "'bands' must be a non-empty list")
+        self.bands: list[Band] = []
+        for i, b in enumerate(bands):
+            p = f"{path}/bands/{i}"
+            if not isinstance(b, dict):
+                raise RuleSpecError(p, "a band is a mapping with gt/gte/lt/lte and score")
+            _check_keys(b, {"gt", "gte", "lt", "lte", "score", "judgment"}, p)
+            if "gt" in b and "gte" in b or "lt" in b and "lte" in b:
+                raise RuleSpecError(p, "use one lower bound (gt or gte) and one upper bound (lt or lte)")
+            band = Band(
+                *(None if k not in b else _dec(b, k, p) for k in ("gt", "gte", "lt", "lte")),
+                score=_dec(b, "score", p),
+                judgment=bool(b.get("judgment", False)),
+            )
+            if band.score < 0 or band.score > points:
+                raise RuleSpecError(f"{p}/score", f"band score {fmt(band.score)} is outside [0, {fmt(points)}]")
+            for j, other in enumerate(self.bands):
+                if _overlap(band, other):
+                    raise RuleSpecError(p, f"band {i} ({band.text(self.percent)}) overlaps band {j} ({other.text(self.percent)})")
+            self.bands.append(band)
+        names = set(self.formula.names)
+        for z in self.zero_if:
+            names |= z.when.names
+        self.facts = frozenset(names)
+
+    @property
+    def formula_text(self) -> str:
+        return self.formula.text
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        missing = _missing(self.facts, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        for z in self.zero_if:
+            if z.when(facts):
+                out.score = ZERO
+                out.deductions.append((self.points, z.reason, "computed"))
+                return out
+        try:
+            value = self.formula(facts)
+        except FormulaZeroDivision:
+            return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
+        shown = pct(value) if self.percent else fmt(value)
+        out.values.append((self.label, shown))
+        for band in self.bands:
+            if band.holds(value):
+                if band.judgment:
+                    return self._judged(
+                        ctx, addr, band.score, out,
+                        f"{self.label}{shown}（{band.text(self.percent)}），该档由评价人视情评分",
+                    )
+                out.score = band.score
+                if band.score < self.points:
+                    out.deductions.append((
+                        self.points - band.score,
+                        f"{self.label}{shown}（{band.text(self.percent)}），得{fmt(band.score)}分，扣{fmt(self.points - band.score)}分",
+                        "computed",
+                    ))
+                return out
+        return self._judged(ctx, addr, self.points, out, f"{self.label}{shown}不在任何评分档内，需评价人判定")
+
+
+class Deduction(Rule):
+    kind = "deduction"
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "per", "count", "finding"}, path)
+        self.points = points
+        self.per = _dec(spec, "per", path)
+        self.count = _formula(spec, "count", path) if "count" in spec else None
+        self.finding = str(spec.get("finding", "发现问题"))
+        self.facts = self.count.names if self.count else frozenset()
+
+    @property
+    def formula_text(self) -> str | None:
+        return None if self.count is None else self.count.text
+
+    def answer_addresses(self, addr: str) -> dict[str, str]:
+        return {} if self.count else {addr: "findings"}
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        out = Outcome(None)
+        if self.count is not None:
+            missing = _missing(self.facts, ctx.facts)
+            if missing:
+                return Outcome(None, MISSING_FACTS, missing_facts=missing)
+            out.inputs = _inputs(self.facts, ctx.facts)
+            n = max(self.count(ctx.facts), ZERO)
+            out.values.append((f"{self.finding}数", fmt(n)))
+            lost = min(self.points, n * self.per)
+            out.score = self.points - lost
+            if lost:
+                out.deductions.append((lost, f"{self.finding}{fmt(n)}项，每项扣{fmt(self.per)}分，扣{fmt(lost)}分", "computed"))
+            return out
+        a = ctx.answers.get(addr)
+        if a is None or a.findings is None:
+            out.status = PENDING
+            out.missing_answers.append(addr)
+            out.messages.append("需评价人列出发现的问题（无问题时为空列表）")
+            return out
+        remaining = self.points
+        for reason in a.findings:
+            take = min(self.per, remaining)
+            if take:
+                out.deductions.append((take, f"{reason}，扣{fmt(take)}分", "evaluator"))
+            remaining -= take
+        out.values.append((f"{self.finding}数", str(len(a.findings))))
+        out.score = remaining
+        return out
+
+
+class StepDeduction(Rule):
+    kind = "step_deduction"
+    accepts_judgment = True
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "name", "formula", "threshold", "step", "per", "steps", "zero_if", "display"}, path)
+        self.points = points
+        self.label = str(spec.get("name", "指标值"))
+        self.formula = _formula(spec, "formula", path)
+        self.threshold = _dec(spec, "threshold", path)
+        self.step = _dec(spec, "step", path)
+        if self.step <= 0:
+            raise RuleSpecError(f"{path}/step", "'step' must be positive")
+        self.per = _dec(spec, "per", path)
+        self.steps = spec.get("steps", "exact")
+        if self.steps not in {"exact", "floor", "ceil"}:
+            raise RuleSpecError(f"{path}/steps", "'steps' must be exact, floor or ceil")
+        self.zero_if = _zero_ifs(spec, path)
+        self.percent = spec.get("display", "percent") == "percent"
+        names = set(self.formula.names)
+        for z in self.zero_if:
+            names |= z.when.names
+        self.facts = frozenset(names)
+
+    @property
+    def formula_text(self) -> str:
+        return self.formula.text
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        missing = _missing(self.facts, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        for z in self.zero_if:
+            if z.when(facts):
+                out.score = ZERO
+                out.deductions.append((self.points, z.reason, "computed"))
+                return out
+        try:
+            value = self.formula(facts)
+        except FormulaZeroDivision:
+            return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
+        show = pct if self.percent else fmt
+        out.values.append((self.label, show(value)))
+        excess = value - self.threshold
+        if excess <= 0:
+            out.score = self.points
+            return out
+        n = excess / self.step
+        if self.steps == "floor":
+            n = Decimal(math.floor(n))
+        elif self.steps == "ceil":
+            n = Decimal(math.ceil(n))
+        lost = ctx.round(min(self.points, n * self.per))
+        out.score = self.points - lost
+        if lost:
+            out.deductions.append((
+                lost,
+                f"{self.label}{show(value)}，超过{show(self.threshold)}，每{show(self.step)}扣{fmt(self.per)}分，扣{fmt(lost)}分",
+                "computed",
+            ))
+        return out
+
+
+_QUARTERS = ("一季度", "二季度", "三季度", "四季度")
+
+
+class Quarterly(Rule):
+    kind = "quarterly"
+    accepts_judgment = False
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "name", "progress", "targets", "quarter_points", "average_points", "cap"}, path)
+        self.points = points
+        self.label = str(spec.get("name", "预算执行率"))
+        progress = spec.get("progress")
+        if not isinstance(progress, list) or len(progress) != 4:
+            raise RuleSpecError(f"{path}/progress", "'progress' must list four formulas, one per quarter")
+        self.progress = [_formula({"p": p}, "p", f"{path}/progress/{i}") for i, p in enumerate(progress)]
+        targets = spec.get("targets", ["25%", "50%", "75%", "100%"])
+        qp = spec.get("quarter_points")
+        if not isinstance(targets, list) or len(targets) != 4 or not isinstance(qp, list) or len(qp) != 4:
+            raise RuleSpecError(path, "'targets' and 'quarter_points' must each have four entries")
+        self.targets = [_dec({"t": t}, "t", f"{path}/targets/{i}") for i, t in enumerate(targets)]
+        if any(t <= 0 for t in self.targets):
+            raise RuleSpecError(f"{path}/targets", "targets must be positive")
+        self.quarter_points = [_dec({"q": q}, "q", f"{path}/quarter_points/{i}") for i, q in enumerate(qp)]
+        self.average_points = _dec(spec, "average_points", path)
+        self.cap = _dec(spec, "cap", path, ONE)
+        total = sum(self.quarter_points, ZERO) + self.average_points
+        if total != points:
+            raise RuleSpecError(path, f"quarter_points and average_points add up to {fmt(total)}, the rule has {fmt(points)}")
+        names: set[str] = set()
+        for f in self.progress:
+            names |= f.names
+        self.facts = frozenset(names)
+        self.monotonic_in = tuple(sorted(names))
+
+    @property
+    def formula_text(self) -> str:
+        return (
+            "Σ 季度分值×min(季度支出进度/序时进度, cap) + 平均分值×min(Σ(季度支出进度/序时进度)÷4, cap)；"
+            f"序时进度 {'/'.join(pct(t) for t in self.targets)}"
+        )
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        missing = _missing(self.facts, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        raw = ZERO
+        ratios = []
+        cap = self.cap
+        for q, f, target, qp in zip(_QUARTERS, self.progress, self.targets, self.quarter_points, strict=True):
+            r = f(facts) / target
+            ratios.append(r)
+            out.values.append((f"{q}预算执行率", pct(r)))
+            raw += qp * min(r, cap)
+        avg = sum(ratios, ZERO) / 4
+        out.values.append(("全年平均执行率", pct(avg)))
+        raw += self.average_points * min(avg, cap)
+        score = ctx.round(max(raw, ZERO))
+        out.score = score
+        if score < self.points:
+            out.deductions.append((
+                self.points - score,
+                f"季度预算执行率{'/'.join(pct(r) for r in ratios)}，全年平均执行率{pct(avg)}，扣{fmt(self.points - score)}分",
+                "computed",
+            ))
+        return out
+
+
+class CohortRelative(Rule):
+    kind = "cohort_relative"
+    accepts_judgment = True
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "name", "formula", "mean", "at_or_above", "below"}, path)
+        self.points = points
+        self.label = str(spec.get("name", "指标值"))
+        self.formula = _formula(spec, "formula", path)
+        mean = spec.get("mean")
+        if not isinstance(mean, str):
+            raise RuleSpecError(f"{path}/mean", "'mean' must be the key of the fact holding the cohort mean")
+        self.mean = mean
+        self.at_or_above = _dec(spec, "at_or_above", path)
+        self.below = _dec(spec, "below", path)
+        for key, v in (("at_or_above", self.at_or_above), ("below", self.below)):
+            if v < 0 or v > points:
+                raise RuleSpecError(f"{path}/{key}", f"{key} {fmt(v)} is outside [0, {fmt(points)}]")
+        self.facts = self.formula.names | {mean}
+
+    @property
+    def formula_text(self) -> str:
+        return f"{self.formula.text} 对比 {self.mean}"
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        missing = _missing(self.facts, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        try:
+            value = self.formula(facts)
+        except FormulaZeroDivision:
+            return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
+        mean = facts[self.mean]
+        out.values.append((self.label, pct(value)))
+        out.values.append(("同类单位均值", pct(mean)))
+        if value >= mean:
+            out.score = self.at_or_above
+        else:
+            out.score = self.below
+        if out.score < self.points:
+            relation = "不低于" if value >= mean else "低于"
+            out.deductions.append((
+                self.points - out.score,
+                f"{self.label}{pct(value)}，{relation}同类单位均值{pct(mean)}，扣{fmt(self.points - out.score)}分",
+                "computed",
+            ))
+        return out
+
+
+@dataclass(slots=True)
+class Part:
+    key: str
+    name: str
+    points: Decimal
+    rule: Rule
+
+
+class Composite(Rule):
+    kind = "composite"
+
+    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
+        _check_keys(spec, {"points", "parts", "zero_if"}, path)
+        self.points = points
+        parts = spec.get("parts")
+        if not isinstance(parts, list) or not parts:
+            raise RuleSpecError(f"{path}/parts", "a composite needs a non-empty list of parts")
+        self.parts: list[Part] = []
+        seen: set[str] = set()
+        names: set[str] = set()
+        for i, part in enumerate(parts):
+            p = f"{path}/parts/{i}"
+            if not isinstance(part, dict):
+                raise RuleSpecError(p, "a part needs key, name, points and rule")
+            _check_keys(part, {"key", "name", "points", "rule"}, p)
+            key = part.get("key")
+            if isinstance(key, Decimal):
+                key = fmt(key)
+            if not isinstance(key, str) or not key or "/" in key:
+                raise RuleSpecError(f"{p}/key", "'key' must be non-empty text without '/'")
+            if key in seen:
+                raise RuleSpecError(f"{p}/key", f"duplicate part key '{key}'")
+            seen.add(key)
+            pts = _dec(part, "points", p)
+            rule = build_rule(part.get("rule"), pts, f"{p}/rule")
+            names |= rule.facts
+            self.parts.append(Part(key, str(part.get("name", key)), pts, rule))
+        total = sum((pt.points for pt in self.parts), ZERO)
+        if total != points:
+            raise RuleSpecError(f"{path}/parts", f"parts add up to {fmt(total)} points, the rule has {fmt(points)}")
+        self.zero_if = _zero_ifs(spec, path)
+        for z in self.zero_if:
+            names |= z.when.names
+        self.facts = frozenset(names)
+
+    @property
+    def formula_text(self) -> str | None:
+        texts = [f"{p.name}: {p.rule.formula_text}" for p in self.parts if p.rule.formula_text]
+        return "；".join(texts) or None
+
+    def answer_addresses(self, addr: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for p in self.parts:
+            out.update(p.rule.answer_addresses(f"{addr}/{p.key}"))
+        return out
+
+    def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
+        facts = ctx.facts
+        out = Outcome(ZERO)
+        for z in self.zero_if:
+            missing = _missing(z.when.names, facts)
+            if missing:
+                out.missing_facts.extend(missing)
+                continue
+            if z.when(facts):
+                out.inputs.update(_inputs(z.when.names, facts))
+                out.deductions.append((self.points, z.reason, "computed"))
+                return out
+            out.inputs.update(_inputs(z.when.names, facts))
+        total = ZERO
+        pending = False
+        for part in self.parts:
+            sub = part.rule.evaluate(ctx, f"{addr}/{part.key}")
+            out.inputs.update(sub.inputs)
+            for name, value in sub.values:
+                out.values.append((name, value))
+            for lost, reason, source in sub.deductions:
+                out.deductions.append((lost, f"{part.name}：{reason}", source))
+            out.missing_facts.extend(f for f in sub.missing_facts if f not in out.missing_facts)
+            out.missing_answers.extend(sub.missing_answers)
+            out.messages.extend(f"{part.name}：{m}" for m in sub.messages)
+            if sub.score is None:
+                pending = True
+            else:
+                total += sub.score
+        if out.missing_facts:
+            out.status, out.score = MISSING_FACTS, None
+        elif pending:
+            out.status, out.score = PENDING, None
+        else:
+            out.score = total
+        return out
+
+
+RULE_KINDS: dict[str, Callable[[Mapping[str, Any], Decimal, str], Rule]] = {
+    "judgment": Judgment,
+    "checklist": Checklist,
+    "rate": Rate,
+    "bands": Bands,
+    "deduction": Deduction,
+    "step_deduction": StepDeduction,
+    "quarterly": Quarterly,
+    "cohort_relative": CohortRelative,
+    "composite": Composite,
+}
+
+
+def build_rule(spec: Any, points: Decimal, path: str) -> Rule:
+    """Build a rule from its ruleset entry; raise :class:`RuleSpecError`."""
+    if not isinstance(spec, dict):
+        raise RuleSpecError(path, "a rule is a mapping with a 'kind'")
+    kind = spec.get("kind")
+    factory = RULE_KINDS.get(kind)  # type: ignore[arg-type]
+    if factory is None:
+        raise RuleSpecError(f"{path}/kind", f"unknown rule kind {kind!r}; known kinds: {sorted(RULE_KINDS)}")
+    if "points" in spec:
+        declared = _dec(spec, "points", path)
+        if declared != points:
+            raise RuleSpecError(f"{path}/points", f"rule points {fmt(declared)} differ from the indicator's {fmt(points)}")
+    rule = factory(spec, points, path)
+    rule.kind = str(kind)
+    if not hasattr(rule, "label"):
+        rule.label = str(spec.get("name", ""))
+    return rule

@@ -1,0 +1,491 @@
+"""Scoring a unit's data under a ruleset: the pure heart of jixiao.
+
+``score(ruleset, facts, answers, overrides)`` takes validated inputs (see
+:func:`prepare`) and returns an :class:`Assessment`; ``to_dict`` turns it into
+the deterministic JSON shape shared by the CLI and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.engine.errors import InvalidInput, Problem
+from app.engine.facts import Vocabulary
+from app.engine.rules import (
+    MISSING_FACTS,
+    NOT_APPLICABLE,
+    OVERRIDDEN,
+    PENDING,
+    SCORED,
+    ZERO,
+    Answer,
+    Ctx,
+    Outcome,
+    fmt,
+)
+from app.engine.ruleset import Indicator, Ruleset
+
+COMPLETE = "complete"
+INCOMPLETE = "incomplete"
+
+
+@dataclass(slots=True)
+class Override:
+    score: Decimal
+    reason: str
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Validated inputs, ready for :func:`score`."""
+
+    facts: dict[str, Any]
+    answers: dict[str, Answer]
+    overrides: dict[str, Override]
+    warnings: list[dict[str, str]]
+
+
+@dataclass(slots=True)
+class IndicatorResult:
+    indicator: Indicator
+    points: Decimal  # points available (after transfers)
+    score: Decimal | None  # adopted
+    computed: Decimal | None
+    status: str
+    outcome: Outcome | None = None
+    override: Override | None = None
+    children: list[IndicatorResult] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class AdjustmentResult:
+    code: str
+    name: str
+    kind: str
+    count: int
+    points: Decimal
+    reasons: list[str]
+
+
+@dataclass(slots=True)
+class Assessment:
+    ruleset: Ruleset
+    status: str
+    total: Decimal
+    base_total: Decimal
+    adjustments_total: Decimal
+    grade: str | None
+    indicators: list[IndicatorResult]
+    adjustments: list[AdjustmentResult]
+    warnings: list[dict[str, str]]
+    missing_facts: list[str]
+    missing_answers: list[str]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _score_value(value: Any, pointer: str, problems: list[Problem]) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        problems.append(Problem(pointer, "score must be a number"))
+        return None
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except Exception:  # noqa: BLE001 - any unparsable value is the caller's error
+        problems.append(Problem(pointer, f"'{value}' is not a number"))
+        return None
+    if not d.is_finite():
+        problems.append(Problem(pointer, "score must be a finite number"))
+        return None
+    return d
+
+
+def _esc(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def prepare(
+    ruleset: Ruleset,
+    vocabulary: Vocabulary,
+    raw_facts: Mapping[str, Any] | None,
+    raw_answers: Mapping[str, Any] | None,
+    raw_overrides: Mapping[str, Any] | None,
+) -> Prepared:
+    """Validate facts, answers and overrides against the vocabulary and ruleset.
+
+    Raises :class:`InvalidInput` listing every problem with a JSON pointer.
+    Answers for codes the ruleset does not have become warnings (a submission
+    may carry answers for several rulesets).
+    """
+    problems: list[Problem] = []
+    warnings: list[dict[str, str]] = []
+    facts, fact_problems = vocabulary.parse(raw_facts or {})
+    problems.extend(fact_problems)
+    answers: dict[str, Answer] = {}
+    for addr, value in (raw_answers or {}).items():
+        pointer = f"/answers/{_esc(str(addr))}"
+        shape_points = ruleset.answer_shapes.get(addr)
+        if shape_points is None:
+            warnings.append({
+                "code": "answer_ignored",
+                "message": f"{ruleset.ref} 无可作答的指标 '{addr}'，该答复未使用",
+            })
+            continue
+        shape, points = shape_points
+        a = _answer(value, shape, points, pointer, problems)
+        if a is not None:
+            answers[addr] = a
+    overrides: dict[str, Override] = {}
+    for code, value in (raw_overrides or {}).items():
+        pointer = f"/overrides/{_esc(str(code))}"
+        ind = ruleset.by_code.get(code)
+        if ind is None or not ind.is_leaf:
+            problems.append(Problem(pointer, f"'{code}' is not a scored (leaf) indicator of {ruleset.ref}"))
+            continue
+        if not isinstance(value, Mapping):
+            problems.append(Problem(pointer, "an override is {score, reason}"))
+            continue
+        extra = set(value) - {"score", "reason"}
+        if extra:
+            problems.append(Problem(pointer, f"unknown keys {sorted(extra)}"))
+        s = _score_value(value.get("score"), f"{pointer}/score", problems)
+        reason = _text(value.get("reason"))
+        if reason is None:
+            problems.append(Problem(f"{pointer}/reason", "an override needs a reason"))
+        available = ind.points + sum(
+            (ruleset.by_code[c].points for c in ruleset.transfers.get(code, [])), ZERO
+        )
+        if s is not None and not ZERO <= s <= available:
+            problems.append(Problem(f"{pointer}/score", f"score {fmt(s)} is outside [0, {fmt(available)}] for {code} {ind.name}"))
+            continue
+        if s is not None and reason is not None:
+            overrides[code] = Override(s, reason)
+    if problems:
+        raise InvalidInput(problems)
+    return Prepared(facts, answers, overrides, warnings)
+
+
+def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: list[Problem]) -> Answer | None:
+    shapes = set(shape.split("+"))
+    if isinstance(value, bool):
+        if "item" in shapes:
+            return Answer(met=value)
+        problems.append(Problem(pointer, "true/false answers only apply to checklist items"))
+        return None
+    if isinstance(value, int | float | Decimal | str) and ("judgment" in shapes or "item" in shapes):
+        value = {"score": value}
+    if not isinstance(value, Mapping):
+        problems.append(Problem(pointer, "an answer is true/false, a score, or a mapping such as {score, reason}"))
+        return None
+    allowed = {"reason"}
+    if shapes & {"judgment", "item"}:
+        allowed |= {"score", "met"}
+    if "findings" in shapes:
+        allowed |= {"findings"}
+    if "na" in shapes:
+        allowed |= {"not_applicable"}
+    if "events" in shapes:
+        allowed |= {"events", "count"}
+    extra = set(value) - allowed
+    if extra:
+        problems.append(Problem(pointer, f"keys {sorted(extra)} do not apply here; allowed: {sorted(allowed)}"))
+        return None
+    a = Answer(reason=_text(value.get("reason")))
+    if "score" in value:
+        a.score = _score_value(value["score"], f"{pointer}/score", problems)
+        if a.score is not None and not ZERO <= a.score <= points:
+            problems.append(Problem(f"{pointer}/score", f"score {fmt(a.score)} is outside [0, {fmt(points)}]"))
+            return None
+        if a.score is not None and a.score < points and a.reason is None and "item" not in shapes:
+            problems.append(Problem(f"{pointer}/reason", "a score below the full points needs a reason (扣分事由)"))
+            return None
+    if "met" in value:
+        if not isinstance(value["met"], bool):
+            problems.append(Problem(f"{pointer}/met", "met must be true or false"))
+            return None
+        a.met = value["met"]
+    if "findings" in value:
+        f = value["findings"]
+        if not isinstance(f, list) or not all(isinstance(x, str) and x.strip() for x in f):
+            problems.append(Problem(f"{pointer}/findings", "findings must be a list of reasons (text)"))
+            return None
+        a.findings = [x.strip() for x in f]
+    if "not_applicable" in value:
+        if not isinstance(value["not_applicable"], bool):
+            problems.append(Problem(f"{pointer}/not_applicable", "not_applicable must be true or false"))
+            return None
+        a.not_applicable = value["not_applicable"]
+    if "events" in value:
+        ev = value["events"]
+        if not isinstance(ev, list) or not all(isinstance(x, str) and x.strip() for x in ev):
+            problems.append(Problem(f"{pointer}/events", "events must be a list of descriptions (text)"))
+            return None
+        a.events = [x.strip() for x in ev]
+    if "count" in value:
+        c = value["count"]
+        if isinstance(c, bool) or not isinstance(c, int | Decimal) or c < 0 or c != int(c):
+            problems.append(Problem(f"{pointer}/count", "count must be a whole number ≥ 0"))
+            return None
+        a.count = Decimal(c)
+    return a
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
+    """Score validated inputs under ``ruleset``. Pure and deterministic."""
+    ctx = Ctx(prepared.facts, prepared.answers, ruleset.quantum, ruleset.rounding)
+    overrides = prepared.overrides
+    warnings = list(prepared.warnings)
+    leaf_results: dict[str, IndicatorResult] = {}
+    na_codes: dict[str, str] = {}
+    missing_facts: list[str] = []
+    missing_answers: list[str] = []
+
+    # 1. Not-applicable leaves (their points may move elsewhere).
+    for leaf in ruleset.leaves:
+        na = leaf.not_applicable
+        if na is None:
+            continue
+        a = ctx.answers.get(leaf.code)
+        if a is not None and a.not_applicable:
+            na_codes[leaf.code] = a.reason or "评价人认定本项不适用"
+        elif na.when is not None and all(n in ctx.facts for n in na.when.names) and na.when(ctx.facts):
+            na_codes[leaf.code] = f"条件 {na.when.text} 成立，本项不考核"
+
+    # 2. Leaves.
+    for leaf in ruleset.leaves:
+        code = leaf.code
+        if code in na_codes:
+            note = na_codes[code]
+            target = leaf.not_applicable.transfer_to if leaf.not_applicable else None
+            if target:
+                note += f"，{fmt(leaf.points)}分调整至{target} {ruleset.by_code[target].name}"
+            leaf_results[code] = IndicatorResult(leaf, ZERO, ZERO, ZERO, NOT_APPLICABLE, note=note)
+            continue
+        extra = sum((ruleset.by_code[c].points for c in ruleset.transfers.get(code, []) if c in na_codes), ZERO)
+        available = leaf.points + extra
+        assert leaf.rule is not None
+        out = leaf.rule.evaluate(ctx, code)
+        if leaf.not_applicable and leaf.not_applicable.when is not None:
+            absent = [n for n in sorted(leaf.not_applicable.when.names) if n not in ctx.facts]
+            if absent and not (ctx.answers.get(code) and ctx.answers[code].not_applicable is False):
+                out.missing_facts.extend(n for n in absent if n not in out.missing_facts)
+                out.status, out.score = MISSING_FACTS, None
+        computed = out.score
+        if computed is not None:
+            computed = ctx.round(computed)
+            if extra and leaf.points:
+                computed = ctx.round(computed * available / leaf.points)
+        note = None
+        if extra:
+            moved = [c for c in ruleset.transfers.get(code, []) if c in na_codes]
+            note = f"承接不适用指标{'、'.join(moved)}的{fmt(extra)}分，得分按{fmt(available)}/{fmt(leaf.points)}折算"
+        ov = overrides.get(code)
+        if ov is not None:
+            res = IndicatorResult(leaf, available, ov.score, computed, OVERRIDDEN, out, ov, note=note)
+        else:
+            status = out.status if computed is None else SCORED
+            res = IndicatorResult(leaf, available, computed, computed, status, out, note=note)
+            if computed is None:
+                missing_facts.extend(f for f in out.missing_facts if f not in missing_facts)
+                missing_answers.extend(out.missing_answers)
+        leaf_results[code] = res
+
+    # 3. Roll up.
+    def roll(ind: Indicator) -> IndicatorResult:
+        if ind.is_leaf:
+            return leaf_results[ind.code]
+        kids = [roll(c) for c in ind.children]
+        pts = sum((k.points for k in kids), ZERO)
+        complete = all(k.score is not None for k in kids)
+        sc = sum((k.score for k in kids if k.score is not None), ZERO)
+        comp_ok = all(k.computed is not None or k.status == NOT_APPLICABLE for k in kids)
+        comp = sum((k.computed for k in kids if k.computed is not None), ZERO) if comp_ok else None
+        status = SCORED if complete else (MISSING_FACTS if any(k.status == MISSING_FACTS for k in kids) else PENDING)
+        return IndicatorResult(ind, pts, sc, comp, status, children=kids)
+
+    tops = [roll(i) for i in ruleset.indicators]
+    base = sum((t.score for t in tops if t.score is not None), ZERO)
+    complete = all(t.status == SCORED for t in tops)
+
+    # 4. Adjustments (加减分项), outside the tree.
+    adj_results: list[AdjustmentResult] = []
+    adj_total = ZERO
+    for adj in ruleset.adjustments:
+        a = ctx.answers.get(adj.code)
+        reasons: list[str] = []
+        count = 0
+        if a is not None:
+            if a.events is not None:
+                reasons = list(a.events)
+                count = len(a.events)
+            elif a.count is not None:
+                count = int(a.count)
+                if a.reason:
+                    reasons = [a.reason]
+        pts = min(adj.per * count, adj.max)
+        if adj.per * count > adj.max:
+            warnings.append({
+                "code": "adjustment_capped",
+                "message": f"{adj.name}{count}项共{fmt(adj.per * count)}分，超过上限{fmt(adj.max)}分，按{fmt(adj.max)}分计",
+            })
+        signed = pts if adj.kind == "bonus" else -pts
+        adj_total += signed
+        adj_results.append(AdjustmentResult(adj.code, adj.name, adj.kind, count, signed, reasons))
+
+    raw_total = base + adj_total
+    lo, hi = ruleset.bounds
+    total = min(max(raw_total, lo), hi)
+    if total != raw_total:
+        side = "上限" if raw_total > hi else "下限"
+        warnings.append({
+            "code": "total_clamped",
+            "message": f"加减分后合计{fmt(raw_total)}分，超出总分{side}{fmt(hi if raw_total > hi else lo)}分，按规则以{fmt(total)}分计",
+        })
+    total = total.quantize(ruleset.quantum, ruleset.rounding)
+    grade = ruleset.grade_for(total) if complete else None
+    if not complete:
+        warnings.append({
+            "code": "incomplete",
+            "message": "部分指标缺少数据或评价人判定，总分为已评指标之和，不评定等级",
+        })
+    return Assessment(
+        ruleset=ruleset,
+        status=COMPLETE if complete else INCOMPLETE,
+        total=total,
+        base_total=base,
+        adjustments_total=adj_total,
+        grade=grade,
+        indicators=tops,
+        adjustments=adj_results,
+        warnings=warnings,
+        missing_facts=sorted(missing_facts),
+        missing_answers=missing_answers,
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, Decimal):
+        return fmt(v)
+    return v
+
+
+def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, children: bool = True) -> dict[str, Any]:
+    ind = r.indicator
+    d: dict[str, Any] = {
+        "code": ind.code,
+        "name": ind.name,
+        "level": ind.level,
+        "points": fmt(ind.points),
+        "points_available": fmt(r.points),
+        "score": None if r.score is None else fmt(r.score),
+        "computed_score": None if r.computed is None else fmt(r.computed),
+        "status": r.status,
+        "points_lost": None if r.score is None else fmt(r.points - r.score),
+    }
+    if ind.is_leaf:
+        o = r.outcome
+        rule = ind.rule
+        d["rule"] = None if rule is None else rule.kind
+        d["formula"] = None if rule is None else rule.formula_text
+        inputs: dict[str, Any] = {}
+        if o is not None:
+            for k, v in o.inputs.items():
+                if vocabulary is not None and k in vocabulary and vocabulary[k].unit == "percent" and isinstance(v, Decimal):
+                    inputs[k] = fmt(v * 100) + "%"
+                else:
+                    inputs[k] = _value(v)
+        d["inputs"] = inputs
+        d["values"] = [] if o is None else [{"name": n, "value": v} for n, v in o.values]
+        deductions = []
+        if r.override is not None:
+            if r.override.score < r.points:
+                deductions.append({"points": fmt(r.points - r.override.score), "reason": r.override.reason, "source": "override"})
+        elif o is not None:
+            deductions = [{"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
+        d["deductions"] = deductions
+        d["computed_deductions"] = (
+            [{"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
+            if r.override is not None and o is not None else None
+        )
+        d["override"] = None if r.override is None else {"score": fmt(r.override.score), "reason": r.override.reason}
+        d["missing_facts"] = [] if o is None else list(o.missing_facts)
+        d["missing_answers"] = [] if o is None else list(o.missing_answers)
+        d["messages"] = [] if o is None else list(o.messages)
+        d["note"] = r.note
+    if children:
+        d["children"] = [indicator_dict(c, vocabulary) for c in r.children]
+    return d
+
+
+def to_dict(a: Assessment, vocabulary: Vocabulary | None = None) -> dict[str, Any]:
+    rs = a.ruleset
+    return {
+        "ruleset": {
+            "ref": rs.ref,
+            "name": rs.name,
+            "version": rs.version,
+            "title": rs.title,
+            "content_hash": rs.content_hash,
+        },
+        "status": a.status,
+        "total": fmt(a.total),
+        "grade": a.grade,
+        "points_total": fmt(rs.total_points),
+        "base_total": fmt(a.base_total),
+        "adjustments_total": fmt(a.adjustments_total),
+        "warnings": a.warnings,
+        "missing_facts": a.missing_facts,
+        "missing_answers": a.missing_answers,
+        "indicators": [indicator_dict(r, vocabulary) for r in a.indicators],
+        "adjustments": [
+            {"code": x.code, "name": x.name, "kind": x.kind, "count": x.count, "points": fmt(x.points), "reasons": x.reasons}
+            for x in a.adjustments
+        ],
+    }
+
+
+def flatten(a: Assessment) -> list[IndicatorResult]:
+    out: list[IndicatorResult] = []
+
+    def walk(r: IndicatorResult) -> None:
+        out.append(r)
+        for c in r.children:
+            walk(c)
+
+    for t in a.indicators:
+        walk(t)
+    return out
+
+
+def score_raw(
+    ruleset: Ruleset,
+    vocabulary: Vocabulary,
+    facts: Mapping[str, Any] | None,
+    answers: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Assessment:
+    """Validate and score in one call (raises :class:`InvalidInput`)."""
+    return score(ruleset, prepare(ruleset, vocabulary, facts, answers, overrides))
+
+
+__all__ = [
+    "COMPLETE", "INCOMPLETE", "Assessment", "IndicatorResult", "InvalidInput", "Prepared",
+    "flatten", "indicator_dict", "prepare", "score", "score_raw", "to_dict",
+    "MISSING_FACTS", "PENDING", "SCORED", "NOT_APPLICABLE", "OVERRIDDEN",
+]
