@@ -41,6 +41,8 @@ class Formula:
     names: frozenset[str]
     evaluate: Evaluator
     is_boolean: bool
+    #: the formula is a single fact name (may stand for a yes/no fact)
+    is_name: bool = False
 
     def __call__(self, facts: Facts) -> Any:
         return self.evaluate(facts)
@@ -66,7 +68,8 @@ def parse(text: str | int | Decimal) -> Formula:
         raise FormulaError(f"cannot parse formula {source!r}: {exc.msg}") from None
     names: set[str] = set()
     evaluate, is_bool = _compile(tree.body, normalised, names)
-    return Formula(source, frozenset(names), evaluate, is_bool)
+    is_name = isinstance(tree.body, ast.Name) and tree.body.id not in _NAMES
+    return Formula(source, frozenset(names), evaluate, is_bool, is_name)
 
 
 def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]:

@@ -121,7 +121,7 @@ def _formula(spec: Mapping[str, Any], key: str, path: str, *, boolean: bool = Fa
         f = parse(spec[key])
     except FormulaError as exc:
         raise RuleSpecError(f"{path}/{key}", str(exc)) from None
-    if boolean and not f.is_boolean:
+    if boolean and not (f.is_boolean or f.is_name):
         raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a condition (a comparison or yes/no fact)")
     if not boolean and f.is_boolean:
         raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a number, not a condition")

@@ -426,7 +426,7 @@ def _indicator(b: _Builder, spec: Any, pointer: str, level: int, by_code: dict[s
                 if "when" in na:
                     try:
                         when = parse(na["when"])
-                        if not when.is_boolean:
+                        if not (when.is_boolean or when.is_name):
                             b.problem(f"{pointer}/not_applicable/when", "'when' must be a condition")
                     except FormulaError as exc:
                         b.problem(f"{pointer}/not_applicable/when", str(exc))

@@ -286,6 +286,12 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
             computed = ctx.round(computed)
             if extra and leaf.points:
                 computed = ctx.round(computed * available / leaf.points)
+        if computed is not None and computed > available:
+            warnings.append({
+                "code": "indicator_capped",
+                "message": f"{code} {leaf.name} 计算得分{fmt(computed)}超过分值{fmt(available)}，按{fmt(available)}分计",
+            })
+            computed = available
         note = None
         if extra:
             moved = [c for c in ruleset.transfers.get(code, []) if c in na_codes]
@@ -307,8 +313,8 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
             return leaf_results[ind.code]
         kids = [roll(c) for c in ind.children]
         pts = sum((k.points for k in kids), ZERO)
-        complete = all(k.score is not None for k in kids)
-        sc = sum((k.score for k in kids if k.score is not None), ZERO)
+        complete = all(k.status in (SCORED, OVERRIDDEN, NOT_APPLICABLE) for k in kids)
+        sc = sum((k.score for k in kids if k.score is not None), ZERO) if kids else ZERO
         comp_ok = all(k.computed is not None or k.status == NOT_APPLICABLE for k in kids)
         comp = sum((k.computed for k in kids if k.computed is not None), ZERO) if comp_ok else None
         status = SCORED if complete else (MISSING_FACTS if any(k.status == MISSING_FACTS for k in kids) else PENDING)

@@ -1,0 +1,150 @@
+"""Database models (SQLAlchemy 2, typed). Schema changes go through Alembic only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonB = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class Unit(Base):
+    """A budget unit (预算单位): a school, a bureau, an IT centre."""
+
+    __tablename__ = "units"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        Index("ix_units_region_code", "region", "code"),
+        Index("ix_units_parent_code", "parent_id", "code"),
+        Index("ix_units_kind_code", "kind", "code"),
+    )
+
+
+class Submission(Base):
+    """One version of a unit's data for one fiscal year. Rows are never updated."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    answers: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    note: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "fiscal_year", "version", name="uq_submissions_unit_year_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+
+class RulesetVersion(Base):
+    """A ruleset version registered through the API (built-ins live in rulesets/)."""
+
+    __tablename__ = "rulesets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    region: Mapped[str] = mapped_column(String(100))
+    fiscal_years: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_rulesets_name_version"),)
+
+
+class Assessment(Base):
+    """A scored, immutable assessment pinned to a ruleset version and its content hash."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    submission_version: Mapped[int] = mapped_column(Integer)
+    ruleset_name: Mapped[str] = mapped_column(String(64))
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    ruleset_hash: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    evaluator: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    grade: Mapped[str | None] = mapped_column(String(8))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    result: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('self', 'third_party')", name="kind_known"),
+        Index("ix_assessments_unit_year_created", "unit_id", "fiscal_year", "created_at", "id"),
+        Index("ix_assessments_ruleset_year", "ruleset_name", "fiscal_year", "created_at", "id"),
+        Index("ix_assessments_created_id", "created_at", "id"),
+        Index("ix_assessments_grade_created", "grade", "created_at", "id"),
+        Index("ix_assessments_kind_created", "kind", "created_at", "id"),
+    )
+
+
+class IdempotencyRecord(Base):
+    """The first response to a POST carrying an Idempotency-Key."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(80))
+    status_code: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -1,0 +1,59 @@
+"""Engine and sessions. One session per request; the dependency owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.settings import Settings, get_settings
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from app.db.embedded import ensure_running
+
+    return ensure_running(settings.data_dir)
+
+
+def make_engine(url: str, settings: Settings) -> Engine:
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,  # a restarted database is picked up without a restart of ours
+        pool_recycle=1800,
+        pool_timeout=settings.db_connect_timeout,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout,
+            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            "application_name": "jixiao",
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    settings = get_settings()
+    return make_engine(database_url(settings), settings)
+
+
+@lru_cache(maxsize=1)
+def get_sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
+
+
+def session_scope() -> Iterator[Session]:
+    """FastAPI dependency: commit on success, roll back on any error."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

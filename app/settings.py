@@ -1,0 +1,51 @@
+"""Service settings, read once from the environment (prefix ``JIXIAO_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIXIAO_", env_file=".env", extra="ignore")
+
+    #: PostgreSQL URL. Unset: an embedded PostgreSQL is started in ``data_dir``.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    #: Where the embedded PostgreSQL keeps its data (when DATABASE_URL is unset).
+    data_dir: Path = ROOT / ".data" / "pg"
+    #: Folder of the built-in ruleset files.
+    rulesets_dir: Path = ROOT / "rulesets"
+    #: Environment name: development, test or production.
+    env: str = "development"
+    #: SQLAlchemy pool size and overflow per process.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    #: Seconds to wait for a database connection before answering 503.
+    db_connect_timeout: int = 3
+    #: Milliseconds after which a statement is cancelled.
+    db_statement_timeout_ms: int = 15000
+    #: Largest batch accepted by POST /v1/assessments:batch.
+    batch_max_items: int = 1000
+    #: Log level of the service.
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, v: str | None) -> str | None:
+        """Accept postgres:// and postgresql:// URLs and use the psycopg 3 driver."""
+        if not v:
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if v.startswith(prefix):
+                return "postgresql+psycopg://" + v[len(prefix):]
+        return v
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
