@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -169,6 +169,13 @@ def install(app: FastAPI) -> None:
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem_response(503, "database-unavailable", "Database unavailable",
                                 "the database cannot be reached; retry later", headers={"Retry-After": "5"},
+                                instance=request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error on %s", request.url.path)
+        return problem_response(409, "conflict", "Conflict",
+                                "the request conflicts with data written concurrently; read and retry",
                                 instance=request.url.path)
 
     @app.exception_handler(DBAPIError)

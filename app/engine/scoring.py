@@ -231,6 +231,8 @@ def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: lis
         a.events = [x.strip() for x in ev]
     if "count" in value:
         c = value["count"]
+        if isinstance(c, str) and c.strip().isdigit():
+            c = int(c.strip())
         if isinstance(c, bool) or not isinstance(c, int | Decimal) or c < 0 or c != int(c):
             problems.append(Problem(f"{pointer}/count", "count must be a whole number ≥ 0"))
             return None

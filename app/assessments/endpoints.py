@@ -1,0 +1,130 @@
+"""Assessments: scoring, breakdowns, comparisons, cohorts and batches."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import JSONResponse
+
+from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
+from app.api.problems import BadRequest, PayloadTooLarge, responses
+from app.assessments import service
+from app.assessments.schemas import (
+    AssessmentCreate,
+    AssessmentOut,
+    AssessmentPage,
+    AssessmentSummary,
+    BatchRequest,
+    BatchResult,
+    Breakdown,
+    Cohort,
+    Comparison,
+)
+from app.settings import get_settings
+
+router = APIRouter(tags=["assessments"])
+IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
+
+
+@router.post("/v1/assessments", operation_id="createAssessment", summary="Score and store an assessment",
+             status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
+             responses=responses(404, 422))
+def create_assessment(body: AssessmentCreate, session: SessionDep) -> JSONResponse:
+    """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
+    the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
+    and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
+    with `strict=true`. Assessments never change: scoring again makes a new one."""
+    row = service.create(session, body)
+    return JSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
+
+
+@router.post("/v1/assessments:batch", operation_id="batchAssessments",
+             summary="Submit and score up to 1,000 units", response_model=BatchResult,
+             responses=responses(413, 422))
+def batch_assessments(body: BatchRequest, session: SessionDep) -> JSONResponse:
+    """Each item carries a unit (found by code or created), its submission and the assessment to make.
+    Items are answered one by one: a failing item reports its own problem (pointers under `/items/N`)
+    and leaves nothing stored; the others are stored in one transaction."""
+    limit = get_settings().batch_max_items
+    if len(body.items) > limit:
+        raise PayloadTooLarge(f"at most {limit} items per batch")
+    result = service.batch(session, body.items)
+    return JSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
+
+
+@router.get("/v1/assessments", operation_id="listAssessments", summary="List assessments",
+            response_model=AssessmentPage, responses=responses(400, 422))
+def list_assessments(
+    session: SessionDep,
+    unit_id: Annotated[uuid.UUID | None, Query()] = None,
+    fiscal_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+    ruleset: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None,
+    grade: Annotated[str | None, Query(description="优, 良, 中 or 差")] = None,
+    kind: Annotated[Literal["self", "third_party"] | None, Query()] = None,
+    status_: Annotated[Literal["complete", "incomplete"] | None, Query(alias="status")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> dict[str, Any]:
+    """Newest first, filtered, with cursor pagination. Summaries only; see the breakdown endpoint."""
+    after_raw = decode_cursor(cursor, 2)
+    after = None
+    if after_raw is not None:
+        try:
+            after = (datetime.fromisoformat(after_raw[0]), uuid.UUID(after_raw[1]))
+        except ValueError:
+            raise BadRequest("the cursor is not valid", errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}]) from None
+    rows, last = service.page(session, unit_id=unit_id, fiscal_year=fiscal_year, ruleset=ruleset, grade=grade,
+                              kind=kind, status=status_, after=after, limit=limit)
+    return {"items": [service.to_out(r, with_indicators=False) for r in rows],
+            "next_cursor": encode_cursor(list(last)) if last else None}
+
+
+@router.get("/v1/assessments/{assessment_id}", operation_id="getAssessment", summary="Get an assessment (summary)",
+            response_model=AssessmentSummary, responses=responses(404))
+def get_assessment(assessment_id: IdPath, session: SessionDep) -> JSONResponse:
+    """Total, grade, status, warnings, missing facts, ruleset version and hash."""
+    return JSONResponse(service.to_out(service.get(session, assessment_id), with_indicators=False))
+
+
+@router.get("/v1/assessments/{assessment_id}/breakdown", operation_id="getAssessmentBreakdown",
+            summary="Get the indicator breakdown", response_model=Breakdown, responses=responses(404, 422))
+def get_breakdown(
+    assessment_id: IdPath, session: SessionDep,
+    view: Annotated[Literal["tree", "flat"], Query(description="tree (nested) or flat (one row per indicator)")] = "tree",
+    level: Annotated[int | None, Query(ge=1, le=6, description="Only indicators of this level (1 = 一级)")] = None,
+    status_: Annotated[Literal["scored", "missing_facts", "not_applicable", "judgment_pending", "overridden"] | None,
+                       Query(alias="status")] = None,
+    lost_points: Annotated[bool, Query(description="Only indicators that lost points")] = False,
+) -> JSONResponse:
+    """Every indicator's points, score, computed vs adopted score, inputs, formula and 扣分事由."""
+    row = service.get(session, assessment_id)
+    items = service.breakdown(row, view, level, status_, lost_points)
+    return JSONResponse({"assessment_id": str(row.id), "view": view, "items": items})
+
+
+@router.get("/v1/assessments/{assessment_id}/comparison/{other_id}", operation_id="compareAssessments",
+            summary="Compare two assessments of one unit and year", response_model=Comparison,
+            responses=responses(404, 422))
+def compare(assessment_id: IdPath, other_id: Annotated[uuid.UUID, Path(description="The other assessment")],
+            session: SessionDep) -> JSONResponse:
+    """Per-indicator differences (other − this), the indicators that differ first, largest difference first.
+    The everyday case: a self-evaluation against a third-party evaluation."""
+    return JSONResponse(Comparison.model_validate(service.compare(session, assessment_id, other_id)).model_dump(mode="json"))
+
+
+@router.get("/v1/cohorts", operation_id="getCohort", summary="Statistics of a cohort of assessments",
+            response_model=Cohort, responses=responses(422), tags=["cohorts"])
+def get_cohort(
+    session: SessionDep,
+    ruleset: Annotated[str, Query(description="NAME or NAME@VERSION")],
+    fiscal_year: Annotated[int, Query(ge=1990, le=2100)],
+    region: Annotated[str | None, Query()] = None,
+    parent_id: Annotated[uuid.UUID | None, Query(description="Units under this parent (a bureau's schools)")] = None,
+    kind: Annotated[Literal["self", "third_party"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="Length of the ranking")] = 100,
+) -> JSONResponse:
+    """Count, mean, min, max, grade distribution and ranking of the latest complete assessment of each unit."""
+    return JSONResponse(Cohort.model_validate(service.cohort(session, ruleset, fiscal_year, region, parent_id, kind, limit)).model_dump(mode="json"))

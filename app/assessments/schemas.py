@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["self", "third_party"]
+
+
+class AssessmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "unit_id": "6f1c2d1e-8a55-4a0c-9d0e-3b2f1f7d9a10", "fiscal_year": 2023, "ruleset": "shenzhen-yantian",
+        "kind": "self", "evaluator": "深圳市盐港中学"}]})
+
+    unit_id: uuid.UUID
+    fiscal_year: int = Field(ge=1990, le=2100)
+    ruleset: str = Field(min_length=1, max_length=100, description="`NAME` (the version covering the year) or `NAME@VERSION`",
+                         examples=["shenzhen-yantian@2023"])
+    kind: Kind = Field(description="self: 自评; third_party: 第三方评价")
+    evaluator: str = Field(min_length=1, max_length=200, description="Who evaluated (unit, firm, person)")
+    strict: bool = Field(default=False, description="Refuse (422) instead of storing an incomplete assessment")
+
+
+class RulesetRef(BaseModel):
+    ref: str = Field(examples=["shenzhen-yantian@2023"])
+    name: str
+    version: str
+    title: str
+    content_hash: str
+
+
+class Deduction(BaseModel):
+    points: str = Field(examples=["0.03"])
+    reason: str = Field(examples=["政府采购执行率：政府采购执行率97.66%，扣0.03分"])
+    source: str = Field(description="computed, evaluator or override")
+
+
+class NamedValue(BaseModel):
+    name: str
+    value: str
+
+
+class IndicatorResult(BaseModel):
+    code: str = Field(examples=["2.1.1"])
+    name: str
+    level: int
+    points: str = Field(description="分值 in the ruleset")
+    points_available: str = Field(description="分值 after points moved from not-applicable indicators")
+    score: str | None = Field(description="Adopted score (None while missing facts or judgment)")
+    computed_score: str | None = Field(description="Score computed by the rule, before any override")
+    status: Literal["scored", "missing_facts", "not_applicable", "judgment_pending", "overridden"]
+    points_lost: str | None = None
+    rule: str | None = None
+    formula: str | None = None
+    inputs: dict[str, Any] | None = None
+    values: list[NamedValue] | None = None
+    deductions: list[Deduction] | None = Field(default=None, description="扣分事由 of the adopted score")
+    computed_deductions: list[Deduction] | None = None
+    override: dict[str, str] | None = None
+    missing_facts: list[str] | None = None
+    missing_answers: list[str] | None = None
+    messages: list[str] | None = None
+    note: str | None = None
+    children: list[IndicatorResult] | None = None
+
+
+class Warning_(BaseModel):
+    code: str = Field(examples=["total_clamped"])
+    message: str
+
+
+class AdjustmentResult(BaseModel):
+    code: str
+    name: str
+    kind: str
+    count: int
+    points: str
+    reasons: list[str]
+
+
+class AssessmentSummary(BaseModel):
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    fiscal_year: int
+    submission_version: int
+    kind: Kind
+    evaluator: str
+    created_at: datetime
+    ruleset: RulesetRef
+    status: Literal["complete", "incomplete"]
+    total: str = Field(examples=["93.97"])
+    grade: str | None = Field(examples=["优"])
+    points_total: str
+    base_total: str
+    adjustments_total: str
+    warnings: list[Warning_]
+    missing_facts: list[str]
+    missing_answers: list[str]
+    adjustments: list[AdjustmentResult]
+
+
+class AssessmentOut(AssessmentSummary):
+    indicators: list[IndicatorResult]
+
+
+class AssessmentPage(BaseModel):
+    items: list[AssessmentSummary]
+    next_cursor: str | None = None
+
+
+class Breakdown(BaseModel):
+    assessment_id: uuid.UUID
+    view: Literal["tree", "flat"]
+    items: list[IndicatorResult]
+
+
+class IndicatorDiff(BaseModel):
+    code: str
+    name: str
+    level: int
+    points: str | None
+    score_a: str | None
+    score_b: str | None
+    difference: str | None = Field(description="score_b − score_a")
+    status_a: str | None
+    status_b: str | None
+    deductions_a: list[Deduction] = []
+    deductions_b: list[Deduction] = []
+
+
+class Comparison(BaseModel):
+    a: AssessmentSummary
+    b: AssessmentSummary
+    total_difference: str
+    differing: int
+    same_ruleset: bool
+    indicators: list[IndicatorDiff]
+
+
+class CohortMember(BaseModel):
+    rank: int
+    unit_id: uuid.UUID
+    unit_code: str
+    unit_name: str
+    assessment_id: uuid.UUID
+    total: str
+    grade: str | None
+
+
+class Cohort(BaseModel):
+    ruleset: str
+    fiscal_year: int
+    region: str | None
+    parent_id: uuid.UUID | None
+    count: int
+    mean: str | None
+    min: str | None
+    max: str | None
+    grades: dict[str, int]
+    ranking: list[CohortMember]
+
+
+class BatchUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=32)
+    region: str = Field(min_length=1, max_length=100)
+
+
+class BatchItem(BaseModel):
+    """One unit's submission and assessment in a batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit: BatchUnit = Field(description="Found by code, created when new")
+    fiscal_year: int = Field(ge=1990, le=2100)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    answers: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    ruleset: str = Field(min_length=1, max_length=100)
+    kind: Kind
+    evaluator: str = Field(min_length=1, max_length=200)
+    strict: bool = False
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000,
+        description="Up to 1,000 items, each a BatchItem (validated one by one, so a malformed item "
+                    "fails alone with its own problem and pointers)",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/BatchItem"}},
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="201 when stored, else the problem's status")
+    unit_id: uuid.UUID | None = None
+    assessment_id: uuid.UUID | None = None
+    location: str | None = None
+    total: str | None = None
+    grade: str | None = None
+    assessment_status: str | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchResult(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[BatchItemResult]

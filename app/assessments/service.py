@@ -1,0 +1,393 @@
+"""Assessments: score the current submission, persist immutably, read back, compare, rank."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.api.problems import NotFound, ProblemError, Unprocessable
+from app.assessments.schemas import AssessmentCreate, BatchItem
+from app.db.models import Assessment, Submission, Unit
+from app.engine.errors import InvalidInput
+from app.engine.rules import CohortRelative, fmt
+from app.engine.ruleset import Ruleset
+from app.engine.scoring import INCOMPLETE, prepare, score, to_dict
+from app.rulesets import service as rulesets
+from app.submissions import service as submissions
+from app.units import service as units
+
+SUMMARY_KEYS = ("ruleset", "status", "total", "grade", "points_total", "base_total", "adjustments_total",
+                "warnings", "missing_facts", "missing_answers", "adjustments")
+
+
+def _prefix(exc: InvalidInput, prefix: str) -> list[dict[str, str]]:
+    return [{"pointer": prefix + p.pointer, "message": p.message} for p in exc.problems]
+
+
+def _cohort_means(session: Session, rs: Ruleset, unit: Unit, year: int, facts: dict[str, Any],
+                  warnings: list[dict[str, str]]) -> None:
+    """Fill cohort means a cohort-relative rule needs from the cohort's stored assessments."""
+    vocab = rulesets.vocabulary()
+    for leaf in rs.leaves:
+        rule = leaf.rule
+        if not isinstance(rule, CohortRelative) or rule.mean in facts:
+            continue
+        rows = session.execute(
+            select(Assessment.inputs)
+            .join(Unit, Unit.id == Assessment.unit_id)
+            .where(Assessment.ruleset_name == rs.name, Assessment.fiscal_year == year,
+                   Unit.region == unit.region, Assessment.unit_id != unit.id)
+            .order_by(Assessment.created_at.desc()).limit(2000)
+        ).scalars()
+        values: list[Decimal] = []
+        for inputs in rows:
+            parsed, problems = vocab.parse((inputs or {}).get("facts", {}))
+            if problems or any(n not in parsed for n in rule.formula.names):
+                continue
+            try:
+                values.append(rule.formula(parsed))
+            except ArithmeticError:
+                continue
+        if values:
+            mean = sum(values, Decimal(0)) / len(values)
+            facts[rule.mean] = mean
+            warnings.append({"code": "cohort_mean", "message":
+                             f"{leaf.code} {leaf.name}：同类单位均值取自{unit.region}已评价的{len(values)}家单位，为{fmt((mean * 100).quantize(Decimal('0.01')))}%"})
+
+
+def evaluate(session: Session, rs: Ruleset, unit: Unit, year: int, sub: Submission, strict: bool,
+             pointer_prefix: str = "") -> dict[str, Any]:
+    vocab = rulesets.vocabulary()
+    try:
+        prepared = prepare(rs, vocab, sub.facts, sub.answers, sub.overrides)
+    except InvalidInput as exc:
+        raise Unprocessable(
+            f"the current submission (version {sub.version}) does not fit {rs.ref}",
+            errors=_prefix(exc, pointer_prefix),
+        ) from None
+    _cohort_means(session, rs, unit, year, prepared.facts, prepared.warnings)
+    assessment = score(rs, prepared)
+    result = to_dict(assessment, vocab)
+    if strict and assessment.status == INCOMPLETE:
+        errors = [{"pointer": f"{pointer_prefix}/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"}
+                  for f in assessment.missing_facts]
+        errors += [{"pointer": f"{pointer_prefix}/answers/{a.replace('~', '~0').replace('/', '~1')}",
+                    "message": "missing evaluator answer"} for a in assessment.missing_answers]
+        raise Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete",
+                            errors=errors, extra={"missing_facts": assessment.missing_facts,
+                                                  "missing_answers": assessment.missing_answers})
+    return result
+
+
+def create(session: Session, body: AssessmentCreate) -> Assessment:
+    unit = units.get(session, body.unit_id)
+    rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
+    sub = submissions.current(session, unit.id, body.fiscal_year)
+    if sub is None:
+        raise Unprocessable(
+            f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
+            errors=[{"pointer": "/fiscal_year", "message": "no submission for this unit and year"}],
+        )
+    result = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict)
+    row = Assessment(
+        id=uuid.uuid4(), unit_id=unit.id, fiscal_year=body.fiscal_year, submission_id=sub.id,
+        submission_version=sub.version, ruleset_name=rs.name, ruleset_version=rs.version,
+        ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=result["status"],
+        total=Decimal(result["total"]), grade=result["grade"],
+        inputs={"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
+                "submission_hash": sub.content_hash},
+        result=result,
+    )
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return row
+
+
+def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(row.id), "unit_id": str(row.unit_id), "fiscal_year": row.fiscal_year,
+        "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,
+        "created_at": row.created_at.isoformat(),
+    }
+    result = row.result
+    for key in SUMMARY_KEYS:
+        out[key] = result[key]
+    if with_indicators:
+        out["indicators"] = result["indicators"]
+    return out
+
+
+def get(session: Session, assessment_id: uuid.UUID) -> Assessment:
+    row = session.get(Assessment, assessment_id)
+    if row is None:
+        raise NotFound(f"no assessment {assessment_id}")
+    return row
+
+
+def page(session: Session, *, unit_id: uuid.UUID | None, fiscal_year: int | None, ruleset: str | None,
+         grade: str | None, kind: str | None, status: str | None, after: tuple[datetime, uuid.UUID] | None,
+         limit: int) -> tuple[list[Assessment], tuple[str, str] | None]:
+    """Newest first; keyset pagination on (created_at, id), served by the (filter, created_at, id) indexes."""
+    filters: list[Any] = []
+    if unit_id is not None:
+        filters.append(Assessment.unit_id == unit_id)
+    if fiscal_year is not None:
+        filters.append(Assessment.fiscal_year == fiscal_year)
+    if ruleset is not None:
+        if "@" in ruleset:
+            name, version = ruleset.split("@", 1)
+            filters += [Assessment.ruleset_name == name, Assessment.ruleset_version == version]
+        else:
+            filters.append(Assessment.ruleset_name == ruleset)
+    if grade is not None:
+        filters.append(Assessment.grade == grade)
+    if kind is not None:
+        filters.append(Assessment.kind == kind)
+    if status is not None:
+        filters.append(Assessment.status == status)
+    if after is not None:
+        filters.append(tuple_(Assessment.created_at, Assessment.id) < tuple_(after[0], after[1]))
+    stmt = (select(Assessment).where(*filters)
+            .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(limit + 1))
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = (rows[-1].created_at.isoformat(), str(rows[-1].id)) if more and rows else None
+    return rows, cursor
+
+
+# --------------------------------------------------------------------------- breakdown
+
+
+def flatten(nodes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for n in nodes:
+        flat = {k: v for k, v in n.items() if k != "children"}
+        out.append(flat)
+        out.extend(flatten(n.get("children") or []))
+    return out
+
+
+def breakdown(row: Assessment, view: str, level: int | None, status: str | None, lost_points: bool) -> list[dict[str, Any]]:
+    tree = row.result["indicators"]
+
+    def keep(n: dict[str, Any]) -> bool:
+        if level is not None and n["level"] != level:
+            return False
+        if status is not None and n["status"] != status:
+            return False
+        return not (lost_points and (n.get("points_lost") in (None, "0")))
+
+    if view == "flat":
+        return [n for n in flatten(tree) if keep(n)]
+    if level is None and status is None and not lost_points:
+        return list(tree)
+
+    def prune(n: dict[str, Any]) -> dict[str, Any] | None:
+        kids = [c for c in (prune(k) for k in n.get("children") or []) if c is not None]
+        if keep(n) or kids:
+            return {**n, "children": kids}
+        return None
+
+    return [p for p in (prune(n) for n in tree) if p is not None]
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def compare(session: Session, a_id: uuid.UUID, b_id: uuid.UUID) -> dict[str, Any]:
+    a, b = get(session, a_id), get(session, b_id)
+    if a.unit_id != b.unit_id or a.fiscal_year != b.fiscal_year:
+        raise Unprocessable("only assessments of the same unit and fiscal year can be compared",
+                            errors=[{"parameter": "other_id", "message": "different unit or fiscal year"}])
+    fa = {n["code"]: n for n in flatten(a.result["indicators"])}
+    fb = {n["code"]: n for n in flatten(b.result["indicators"])}
+    order = list(fa) + [c for c in fb if c not in fa]
+    diffs = []
+    for code in order:
+        na, nb = fa.get(code), fb.get(code)
+        sa = na["score"] if na else None
+        sb = nb["score"] if nb else None
+        diff = None if sa is None or sb is None else fmt(Decimal(sb) - Decimal(sa))
+        base = na or nb
+        assert base is not None
+        diffs.append({
+            "code": code, "name": base["name"], "level": base["level"], "points": base["points_available"],
+            "score_a": sa, "score_b": sb, "difference": diff,
+            "status_a": na["status"] if na else None, "status_b": nb["status"] if nb else None,
+            "deductions_a": (na or {}).get("deductions") or [], "deductions_b": (nb or {}).get("deductions") or [],
+        })
+
+    def differs(d: dict[str, Any]) -> bool:
+        return d["score_a"] != d["score_b"] if d["difference"] is None else d["difference"] != "0"
+
+    ranked = sorted(enumerate(diffs), key=lambda p: (
+        not differs(p[1]), -abs(Decimal(p[1]["difference"])) if p[1]["difference"] else Decimal(0), p[0]))
+    return {
+        "a": to_out(a, with_indicators=False), "b": to_out(b, with_indicators=False),
+        "total_difference": fmt(Decimal(b.result["total"]) - Decimal(a.result["total"])),
+        "differing": sum(1 for d in diffs if differs(d)),
+        "same_ruleset": (a.ruleset_name, a.ruleset_version) == (b.ruleset_name, b.ruleset_version),
+        "indicators": [d for _, d in ranked],
+    }
+
+
+# --------------------------------------------------------------------------- cohorts
+
+
+def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None, parent_id: uuid.UUID | None,
+           kind: str | None, limit: int) -> dict[str, Any]:
+    """The latest complete assessment per unit, ranked by total."""
+    filters: list[Any] = [Assessment.fiscal_year == fiscal_year, Assessment.status == "complete"]
+    if "@" in ruleset:
+        name, version = ruleset.split("@", 1)
+        filters += [Assessment.ruleset_name == name, Assessment.ruleset_version == version]
+    else:
+        filters.append(Assessment.ruleset_name == ruleset)
+    if region is not None:
+        filters.append(Unit.region == region)
+    if parent_id is not None:
+        filters.append(Unit.parent_id == parent_id)
+    if kind is not None:
+        filters.append(Assessment.kind == kind)
+    latest = (
+        select(Assessment.id, Assessment.unit_id, Assessment.total, Assessment.grade, Unit.code, Unit.name)
+        .join(Unit, Unit.id == Assessment.unit_id)
+        .where(*filters)
+        .order_by(Assessment.unit_id, Assessment.created_at.desc(), Assessment.id.desc())
+        .distinct(Assessment.unit_id)
+    ).subquery()
+    rows = session.execute(select(latest).order_by(latest.c.total.desc(), latest.c.code)).all()
+    totals = [Decimal(r.total) for r in rows]
+    grades: dict[str, int] = {}
+    for r in rows:
+        grades[r.grade or "—"] = grades.get(r.grade or "—", 0) + 1
+    ranking = []
+    rank = 0
+    previous: Decimal | None = None
+    for i, r in enumerate(rows[:limit]):
+        if previous is None or Decimal(r.total) != previous:
+            rank = i + 1
+        previous = Decimal(r.total)
+        ranking.append({"rank": rank, "unit_id": r.unit_id, "unit_code": r.code, "unit_name": r.name,
+                        "assessment_id": r.id, "total": fmt(Decimal(r.total)), "grade": r.grade})
+    q = Decimal("0.01")
+    return {
+        "ruleset": ruleset, "fiscal_year": fiscal_year, "region": region, "parent_id": parent_id,
+        "count": len(rows),
+        "mean": fmt((sum(totals, Decimal(0)) / len(totals)).quantize(q)) if totals else None,
+        "min": fmt(min(totals)) if totals else None, "max": fmt(max(totals)) if totals else None,
+        "grades": grades, "ranking": ranking,
+    }
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": f"https://jixiao.dev/problems/{exc.slug}", "title": exc.title,
+                            "status": exc.status}
+    if exc.detail:
+        body["detail"] = exc.detail
+    if exc.errors:
+        body["errors"] = [{**e, "pointer": f"/items/{index}{e['pointer']}"} if "pointer" in e else e for e in exc.errors]
+    return body
+
+
+def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Score every item first (pure), then persist the good ones with a few bulk statements.
+
+    A failing item is reported with its own problem and leaves nothing behind;
+    the others are stored in this request's single transaction.
+    """
+    vocab = rulesets.vocabulary()
+    results: list[dict[str, Any]] = [{"index": i} for i in range(len(items))]
+    good: list[tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+    rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
+    for i, raw in enumerate(items):
+        try:
+            try:
+                item = BatchItem.model_validate(raw)
+            except ValidationError as exc:
+                raise Unprocessable("the item is not valid", errors=[
+                    {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+                ]) from None
+            key = (item.ruleset, item.fiscal_year)
+            if key not in rs_cache:
+                try:
+                    rs_cache[key] = rulesets.resolve(session, item.ruleset, item.fiscal_year)
+                except ProblemError as exc:
+                    rs_cache[key] = exc
+            found = rs_cache[key]
+            if isinstance(found, ProblemError):
+                raise found
+            try:
+                facts = submissions.canonical_facts(item.facts)
+            except InvalidInput as exc:
+                raise Unprocessable("invalid facts", errors=_prefix(exc, "")) from None
+            try:
+                prepared = prepare(found, vocab, facts, item.answers, item.overrides)
+            except InvalidInput as exc:
+                raise Unprocessable(f"the item does not fit {found.ref}", errors=_prefix(exc, "")) from None
+            assessment = score(found, prepared)
+            result = to_dict(assessment, vocab)
+            if item.strict and assessment.status == INCOMPLETE:
+                raise Unprocessable(f"strict scoring refused: incomplete under {found.ref}", errors=[
+                    {"pointer": f"/facts/{f}", "message": "missing fact"} for f in assessment.missing_facts])
+            good.append((i, item, found, facts, item.answers, item.overrides, result))
+        except ProblemError as exc:
+            results[i].update(status=exc.status, problem=_problem(exc, i))
+
+    if good:
+        codes = sorted({g[1].unit.code for g in good})
+        existing = {u.code: u.id for u in session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))}
+        new_units = []
+        for _, item, *_rest in good:
+            if item.unit.code not in existing:
+                uid = uuid.uuid4()
+                existing[item.unit.code] = uid
+                new_units.append({"id": uid, **item.unit.model_dump()})
+        if new_units:
+            session.execute(insert(Unit), new_units)
+        pairs = sorted({(existing[g[1].unit.code], g[1].fiscal_year) for g in good})
+        current_versions: dict[tuple[uuid.UUID, int], int] = {}
+        if pairs:
+            for uid, year, v in session.execute(
+                select(Submission.unit_id, Submission.fiscal_year, func.max(Submission.version))
+                .where(tuple_(Submission.unit_id, Submission.fiscal_year).in_(pairs))
+                .group_by(Submission.unit_id, Submission.fiscal_year)
+            ):
+                current_versions[(uid, year)] = v
+        sub_rows, assess_rows = [], []
+        for i, item, rs, facts, answers, overrides, result in good:
+            uid = existing[item.unit.code]
+            version = current_versions.get((uid, item.fiscal_year), 0) + 1
+            current_versions[(uid, item.fiscal_year)] = version
+            sub = submissions.build(uid, item.fiscal_year, version, facts, answers, overrides, None)
+            sub_rows.append({"id": sub.id, "unit_id": uid, "fiscal_year": item.fiscal_year, "version": version,
+                             "facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
+                             "note": None, "content_hash": sub.content_hash})
+            aid = uuid.uuid4()
+            assess_rows.append({
+                "id": aid, "unit_id": uid, "fiscal_year": item.fiscal_year, "submission_id": sub.id,
+                "submission_version": version, "ruleset_name": rs.name, "ruleset_version": rs.version,
+                "ruleset_hash": rs.content_hash, "kind": item.kind, "evaluator": item.evaluator,
+                "status": result["status"], "total": Decimal(result["total"]), "grade": result["grade"],
+                "inputs": {"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
+                           "submission_hash": sub.content_hash},
+                "result": result,
+            })
+            results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
+                              total=result["total"], grade=result["grade"], assessment_status=result["status"])
+        session.execute(insert(Submission), sub_rows)
+        session.execute(insert(Assessment), assess_rows)
+    ok = sum(1 for r in results if r.get("status") == 201)
+    return {"succeeded": ok, "failed": len(results) - ok, "items": results}

@@ -1,0 +1,108 @@
+"""The jixiao API application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.api import problems
+from app.api.idempotency import IdempotencyMiddleware
+from app.assessments.endpoints import router as assessments_router
+from app.assessments.schemas import BatchItem
+from app.engine import builtin_registry
+from app.rulesets.endpoints import router as rulesets_router
+from app.settings import get_settings
+from app.submissions.endpoints import router as submissions_router
+from app.units.endpoints import router as units_router
+
+VERSION = "1.0.0"
+DESCRIPTION = """
+Scores Chinese public-budget performance evaluations (部门整体支出绩效评价) against named,
+versioned rulesets, stores every assessment immutably, and explains every point.
+
+* Decimal values travel as JSON strings (`"93.97"`); amounts are in 万元; percentages are strings
+  ending in `%`.
+* Errors are `application/problem+json` (RFC 9457); invalid input lists each offending field as a
+  JSON pointer in `errors`.
+* Every POST accepts `Idempotency-Key`: a retry with the same key and body returns the first response;
+  the same key with another body is refused with 422.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    builtin_registry()  # fail fast on a broken ruleset file
+    yield
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    problems.install(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.include_router(rulesets_router)
+    app.include_router(units_router)
+    app.include_router(submissions_router)
+    app.include_router(assessments_router)
+
+    @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is alive. Does not touch the database."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", operation_id="readyz", summary="Readiness", tags=["health"],
+             responses=problems.responses())
+    def readyz() -> Any:
+        """The database is reachable and its schema is at the migration head."""
+        from app.db.session import get_engine
+
+        head = _migration_head()
+        try:
+            with get_engine().connect() as conn:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return problems.problem_response(503, "not-ready", "Not ready", "the database cannot be reached",
+                                             headers={"Retry-After": "5"}, instance="/readyz")
+        if current != head:
+            return problems.problem_response(503, "not-ready", "Not ready",
+                                             f"database schema is at {current}, expected {head}; run migrations",
+                                             instance="/readyz")
+        return JSONResponse({"status": "ready", "migration": current})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        item = BatchItem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in item.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["BatchItem"] = item
+        schema["components"]["schemas"] = dict(sorted(components.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _migration_head() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.settings import ROOT
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+app = create_app()

@@ -1,0 +1,69 @@
+"""Submissions: one unit's data for one fiscal year, versioned."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Response, status
+
+from app.api.deps import SessionDep
+from app.api.problems import responses
+from app.db.models import Submission
+from app.submissions import service
+from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersionList
+
+router = APIRouter(tags=["submissions"])
+UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
+YearPath = Annotated[int, Path(ge=1990, le=2100, description="Fiscal year", examples=[2023])]
+
+
+def out(sub: Submission) -> SubmissionOut:
+    return SubmissionOut(unit_id=sub.unit_id, fiscal_year=sub.fiscal_year, version=sub.version, facts=sub.facts,
+                         answers=sub.answers, overrides=sub.overrides, note=sub.note, content_hash=sub.content_hash,
+                         created_at=sub.created_at, etag=service.etag(sub))
+
+
+@router.put("/v1/units/{unit_id}/submissions/{fiscal_year}", operation_id="putSubmission",
+            summary="Create or replace a submission", response_model=SubmissionOut,
+            responses={201: {"description": "Created (first version)", "model": SubmissionOut}, **responses(404, 412, 422, 428)})
+def put_submission(
+    unit_id: UnitIdPath, fiscal_year: YearPath, body: SubmissionIn, session: SessionDep, response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the version being replaced (required to replace)")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", description="`*` to create only if none exists")] = None,
+) -> SubmissionOut:
+    """Store a new version of the unit's data for the year. Replacing requires `If-Match` (412 when stale, 428 when absent).
+    Facts are checked against the vocabulary: each bad value is reported with its JSON pointer."""
+    sub, created = service.put(session, unit_id, fiscal_year, body.facts, body.answers, body.overrides, body.note,
+                               if_match, if_none_match)
+    response.headers["ETag"] = service.etag(sub)
+    response.headers["Location"] = f"/v1/units/{unit_id}/submissions/{fiscal_year}"
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return out(sub)
+
+
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}", operation_id="getSubmission",
+            summary="Get the current submission", response_model=SubmissionOut, responses=responses(404))
+def get_submission(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDep, response: Response) -> SubmissionOut:
+    """The newest version, with its `ETag` for a later `If-Match`."""
+    sub = service.get_current(session, unit_id, fiscal_year)
+    response.headers["ETag"] = service.etag(sub)
+    return out(sub)
+
+
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions", operation_id="listSubmissionVersions",
+            summary="List every version of a submission", response_model=SubmissionVersionList, responses=responses(404))
+def list_versions(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDep) -> dict[str, Any]:
+    """All versions, oldest first. Versions are never changed or deleted."""
+    return {"items": [out(s) for s in service.versions(session, unit_id, fiscal_year)]}
+
+
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions/{version}", operation_id="getSubmissionVersion",
+            summary="Get one version of a submission", response_model=SubmissionOut, responses=responses(404))
+def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[int, Path(ge=1)], session: SessionDep,
+                response: Response) -> SubmissionOut:
+    """One stored version."""
+    sub = service.version(session, unit_id, fiscal_year, version)
+    response.headers["ETag"] = service.etag(sub)
+    return out(sub)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXAMPLE = {
+    "facts": {"procurement_planned": "326.61", "procurement_actual": "318.98", "staff_authorized": 226,
+              "satisfaction_rate": "96%", "financial_violation": False},
+    "answers": {"1.1.1/1": True, "3.3.1": {"score": "22", "reason": "履职效果基本实现年初绩效目标，仍有提升空间"}},
+    "overrides": {},
+}
+
+
+class SubmissionIn(BaseModel):
+    """A unit's data for one fiscal year: facts, checklist answers, judgments, overrides."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fact key → value (see GET /v1/facts). Amounts in 万元 as decimal strings; percentages as "
+                    "strings ending in %; counts as integers; yes/no as booleans.",
+    )
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Evaluator answers keyed by indicator code or code/key: true/false for checklist items, "
+                    "{score, reason} for judgments, {findings: [...]} for deductions, {events: [...]} for 加减分项.",
+    )
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Indicator code → {score, reason}")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SubmissionOut(BaseModel):
+    unit_id: uuid.UUID
+    fiscal_year: int
+    version: int = Field(description="1 for the first submission, +1 for each replacement")
+    facts: dict[str, Any]
+    answers: dict[str, Any]
+    overrides: dict[str, Any]
+    note: str | None
+    content_hash: str
+    created_at: datetime
+    etag: str
+
+
+class SubmissionVersionList(BaseModel):
+    items: list[SubmissionOut]

@@ -1,0 +1,141 @@
+"""Submissions: every version kept; the newest is current. Optimistic concurrency via ETag."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.api.problems import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from app.db.models import Submission
+from app.engine.errors import InvalidInput, Problem
+from app.rulesets.service import vocabulary
+from app.units import service as units
+
+
+def etag(sub: Submission) -> str:
+    return f'"{sub.id}"'
+
+
+def canonical_facts(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate facts against the vocabulary and store them in one canonical text form."""
+    vocab = vocabulary()
+    values, problems = vocab.parse(raw)
+    if problems:
+        raise InvalidInput(problems)
+    out: dict[str, Any] = {}
+    for key in sorted(values):
+        v = values[key]
+        unit = vocab[key].unit
+        if unit == "boolean":
+            out[key] = v
+        elif unit == "percent":
+            out[key] = _plain(v * 100) + "%"
+        elif unit == "count":
+            out[key] = int(v)
+        else:
+            out[key] = _plain(v)
+    return out
+
+
+def _plain(d: Decimal) -> str:
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+def _json_safe(value: Any, pointer: str, problems: list[Problem]) -> Any:
+    if isinstance(value, float):
+        return _plain(Decimal(repr(value)))
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v, f"{pointer}/{k}", problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v, f"{pointer}/{i}", problems) for i, v in enumerate(value)]
+    return value
+
+
+def content_hash(facts: dict[str, Any], answers: dict[str, Any], overrides: dict[str, Any]) -> str:
+    doc = json.dumps({"facts": facts, "answers": answers, "overrides": overrides}, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
+
+
+def current(session: Session, unit_id: uuid.UUID, year: int) -> Submission | None:
+    return session.scalar(
+        select(Submission).where(Submission.unit_id == unit_id, Submission.fiscal_year == year)
+        .order_by(Submission.version.desc()).limit(1)
+    )
+
+
+def get_current(session: Session, unit_id: uuid.UUID, year: int) -> Submission:
+    units.get(session, unit_id)
+    sub = current(session, unit_id, year)
+    if sub is None:
+        raise NotFound(f"unit {unit_id} has no submission for fiscal year {year}")
+    return sub
+
+
+def versions(session: Session, unit_id: uuid.UUID, year: int) -> list[Submission]:
+    units.get(session, unit_id)
+    return list(session.scalars(
+        select(Submission).where(Submission.unit_id == unit_id, Submission.fiscal_year == year)
+        .order_by(Submission.version)
+    ))
+
+
+def version(session: Session, unit_id: uuid.UUID, year: int, number: int) -> Submission:
+    sub = session.scalar(select(Submission).where(
+        Submission.unit_id == unit_id, Submission.fiscal_year == year, Submission.version == number))
+    if sub is None:
+        raise NotFound(f"unit {unit_id} has no submission version {number} for fiscal year {year}")
+    return sub
+
+
+def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any], answers: dict[str, Any],
+          overrides: dict[str, Any], note: str | None) -> Submission:
+    problems: list[Problem] = []
+    answers = _json_safe(answers, "/answers", problems)
+    overrides = _json_safe(overrides, "/overrides", problems)
+    canon = canonical_facts(facts)
+    return Submission(id=uuid.uuid4(), unit_id=unit_id, fiscal_year=year, version=version_no, facts=canon,
+                      answers=answers, overrides=overrides, note=note,
+                      content_hash=content_hash(canon, answers, overrides))
+
+
+def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], answers: dict[str, Any],
+        overrides: dict[str, Any], note: str | None, if_match: str | None, if_none_match: str | None) -> tuple[Submission, bool]:
+    """Create (version 1) or replace (version n+1). Returns (submission, created)."""
+    units.get(session, unit_id, for_update=True)  # serialises writers of this unit
+    existing = current(session, unit_id, year)
+    if existing is None:
+        if if_match is not None and if_match.strip() != "*":
+            raise PreconditionFailed("there is no submission yet; If-Match cannot match")
+    else:
+        if if_none_match is not None and if_none_match.strip() == "*":
+            raise PreconditionFailed("a submission already exists (If-None-Match: *)", headers={"ETag": etag(existing)})
+        if if_match is None:
+            raise PreconditionRequired(
+                "replacing a submission requires If-Match with the ETag of the version you edited",
+                headers={"ETag": etag(existing)},
+            )
+        tags = [t.strip() for t in if_match.split(",")]
+        if etag(existing) not in tags and "*" not in tags:
+            raise PreconditionFailed(
+                f"the submission has changed since you read it; current version is {existing.version}",
+                headers={"ETag": etag(existing)},
+            )
+    sub = build(unit_id, year, 1 if existing is None else existing.version + 1, facts, answers, overrides, note)
+    session.add(sub)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("the submission was replaced concurrently; read it again") from None
+    session.refresh(sub)
+    return sub, existing is None

@@ -1,0 +1,99 @@
+"""Units: the budget units being assessed. Every query of the domain lives here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.api.problems import Conflict, NotFound, Unprocessable
+from app.db.models import Unit
+from app.units.schemas import UnitCreate, UnitUpdate
+
+
+def get(session: Session, unit_id: uuid.UUID, *, for_update: bool = False) -> Unit:
+    stmt = select(Unit).where(Unit.id == unit_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    unit = session.scalar(stmt)
+    if unit is None:
+        raise NotFound(f"no unit {unit_id}")
+    return unit
+
+
+def by_code(session: Session, code: str) -> Unit | None:
+    return session.scalar(select(Unit).where(Unit.code == code))
+
+
+def _check_parent(session: Session, parent_id: uuid.UUID | None, self_id: uuid.UUID | None = None) -> None:
+    if parent_id is None:
+        return
+    if parent_id == self_id:
+        raise Unprocessable("a unit cannot be its own parent", errors=[{"pointer": "/parent_id", "message": "cannot be the unit itself"}])
+    seen = {self_id}
+    current: uuid.UUID | None = parent_id
+    while current is not None:
+        parent = session.get(Unit, current)
+        if parent is None:
+            raise Unprocessable(f"parent unit {parent_id} does not exist",
+                                errors=[{"pointer": "/parent_id", "message": "no such unit"}])
+        if parent.id in seen:
+            raise Unprocessable("the parent chain would form a cycle", errors=[{"pointer": "/parent_id", "message": "cycle"}])
+        seen.add(parent.id)
+        current = parent.parent_id
+
+
+def create(session: Session, data: UnitCreate) -> Unit:
+    if by_code(session, data.code) is not None:
+        raise Conflict(f"a unit with code {data.code} already exists",
+                       errors=[{"pointer": "/code", "message": "already used by another unit"}])
+    _check_parent(session, data.parent_id)
+    unit = Unit(id=uuid.uuid4(), **data.model_dump())
+    session.add(unit)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a unit with code {data.code} already exists",
+                       errors=[{"pointer": "/code", "message": "already used by another unit"}]) from None
+    session.refresh(unit)
+    return unit
+
+
+def update(session: Session, unit_id: uuid.UUID, data: UnitUpdate) -> Unit:
+    unit = get(session, unit_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True)
+    if "parent_id" in changes:
+        _check_parent(session, changes["parent_id"], unit.id)
+    for key, value in changes.items():
+        if value is None and key != "parent_id":
+            raise Unprocessable(f"{key} cannot be null", errors=[{"pointer": f"/{key}", "message": "cannot be null"}])
+        setattr(unit, key, value)
+    unit.updated_at = func.now()  # type: ignore[assignment]
+    session.flush()
+    session.refresh(unit)
+    return unit
+
+
+def page(session: Session, *, region: str | None, kind: str | None, parent_id: uuid.UUID | None,
+         code: str | None, after: str | None, limit: int) -> tuple[list[Unit], str | None]:
+    """Units ordered by code; keyset pagination on code (unique, indexed with each filter)."""
+    stmt = select(Unit)
+    filters: list[Any] = []
+    if region is not None:
+        filters.append(Unit.region == region)
+    if kind is not None:
+        filters.append(Unit.kind == kind)
+    if parent_id is not None:
+        filters.append(Unit.parent_id == parent_id)
+    if code is not None:
+        filters.append(Unit.code == code)
+    if after is not None:
+        filters.append(Unit.code > after)
+    rows = list(session.scalars(stmt.where(*filters).order_by(Unit.code).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].code if more and rows else None)
