@@ -22,6 +22,9 @@ def _server(data_dir: Path):  # type: ignore[no-untyped-def]
 def ensure_running(data_dir: Path) -> str:
     """Start (or reuse) the embedded server; return its SQLAlchemy URL."""
     server = _server(data_dir)
+    # get_server() caches one handle per data dir; make sure that server is (still) up.
+    with server._lock:
+        server.ensure_postgres_running()
     uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/path
     return "postgresql+psycopg://" + uri[len("postgresql://"):]
 

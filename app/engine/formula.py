@@ -79,6 +79,8 @@ def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]
             return (lambda f: b), True
         if isinstance(node.value, int | float):
             segment = ast.get_source_segment(src, node) or repr(node.value)
+            if not re.fullmatch(r"\d+(\.\d*)?([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?", segment):
+                raise FormulaError(f"number {segment!r} is not allowed: write plain decimal numbers")
             d = Decimal(segment)
             return (lambda f: d), False
         raise FormulaError(f"literal {node.value!r} is not allowed")

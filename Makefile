@@ -1,0 +1,70 @@
+# jixiao — two commands: `make serve` and `make test`. Everything else is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help install install-dev db db-stop migrate serve test openapi openapi-check lint bench bench-engine bench-api clean
+
+help:
+	@echo "make serve     set up and serve the API on $(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
+	@echo "make test      set up and run the test suite against a real PostgreSQL"
+	@echo "make openapi   regenerate openapi/openapi.json from the app"
+	@echo "make lint      ruff and mypy"
+	@echo "make bench     engine and API benchmarks"
+	@echo "make db-stop   stop the embedded PostgreSQL"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+db: install
+	@$(BIN)/python -m app.db.embedded up >/dev/null
+
+db-stop: install
+	@$(BIN)/python -m app.db.embedded stop
+
+migrate: db
+	@$(BIN)/alembic upgrade head
+
+serve: migrate
+	@$(BIN)/python -m app.keys_hint || true
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+openapi: install
+	$(BIN)/python -m app.openapi_doc > openapi/openapi.json
+
+openapi-check: install
+	$(BIN)/python -m app.openapi_doc | diff -u openapi/openapi.json -
+
+lint: install-dev
+	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/mypy app
+
+bench: bench-engine bench-api
+
+bench-engine: install-dev
+	$(BIN)/python bench/engine.py
+
+bench-api: install-dev
+	$(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

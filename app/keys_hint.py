@@ -1,0 +1,11 @@
+"""Printed by `make serve` before the server starts."""
+
+from __future__ import annotations
+
+import os
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    db = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "the embedded PostgreSQL in .data/pg"
+    print(f"jixiao: serving on http://{host}:{port} (docs at /docs, readiness at /readyz) using {db}")
