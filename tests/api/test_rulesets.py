@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.api.factories import assess, create_unit, put_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_list_rulesets_has_the_four_seeds(client):
+    r = client.get("/v1/rulesets")
+    assert r.status_code == 200
+    names = {i["name"]: i for i in r.json()["items"]}
+    assert {"shenzhen-yantian", "shenzhen", "huizhou-huidong", "yiyang-ziyang"} <= set(names)
+    assert names["shenzhen"]["versions"] == ["2021"] and names["shenzhen"]["fiscal_years"] == [2021]
+
+
+def test_get_ruleset_tree_with_points_and_criteria(client):
+    r = client.get("/v1/rulesets/shenzhen-yantian/2023")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total_points"] == "100" and body["rounding"] == {"places": 2, "mode": "down"}
+    assert [i["points"] for i in body["indicators"]] == ["20", "20", "60"]
+    assert r.headers["etag"] == f'"{body["content_hash"]}"'
+    leaves = []
+
+    def walk(n):
+        if n["children"]:
+            for c in n["children"]:
+                walk(c)
+        else:
+            leaves.append(n)
+
+    for n in body["indicators"]:
+        walk(n)
+    assert len(leaves) == 21 and all(leaf["rule"] for leaf in leaves)
+    assert any("政府采购执行率" in (leaf["criteria"] or "") for leaf in leaves)
+
+
+def test_unknown_ruleset_version_is_404_naming_the_available(client):
+    r = client.get("/v1/rulesets/shenzhen/1999")
+    assert r.status_code == 404
+    assert "shenzhen@2021" in r.json()["detail"]
+
+
+def _custom(name: str = "test-district", version: str = "2024", points: str = "100") -> str:
+    return f"""
+name: {name}
+version: "{version}"
+title: 测试区部门整体支出绩效评价
+region: 测试区
+fiscal_years: [2024]
+source: {{document: none}}
+total_points: 100
+rounding: {{places: 2, mode: half_up}}
+bounds: {{min: 0, max: 100}}
+grades: [{{grade: 优, min: 90}}, {{grade: 良, min: 80}}, {{grade: 中, min: 60}}, {{grade: 差, min: 0}}]
+indicators:
+  - code: "1"
+    name: 部门管理
+    points: {points}
+    children:
+      - code: "1.1"
+        name: 政府采购执行率
+        points: 60
+        rule: {{kind: rate, name: 政府采购执行率, formula: procurement_actual / procurement_planned}}
+      - code: "1.2"
+        name: 综合评价
+        points: 40
+        rule: {{kind: judgment}}
+"""
+
+
+def test_validate_reports_errors_with_pointers_and_lines(client):
+    ok = client.post("/v1/rulesets:validate", json={"content": _custom()})
+    assert ok.status_code == 200 and ok.json()["valid"] is True and ok.json()["ref"] == "test-district@2024"
+    bad = client.post("/v1/rulesets:validate", json={"content": _custom(points="90")})
+    body = bad.json()
+    assert bad.status_code == 200 and body["valid"] is False
+    assert any(e["pointer"] == "/indicators/0/children" and "line" in e["message"] for e in body["errors"])
+
+
+def test_register_then_assess_with_a_custom_ruleset(client):
+    r = client.post("/v1/rulesets", json={"content": _custom()})
+    assert r.status_code == 201, r.text
+    assert r.headers["location"] == "/v1/rulesets/test-district/2024"
+    again = client.post("/v1/rulesets", json={"content": _custom()})
+    assert again.status_code == 200
+    changed = client.post("/v1/rulesets", json={"content": _custom() + "\n# changed\n"})
+    assert changed.status_code == 409
+    builtin = client.post("/v1/rulesets", json={"content": (ROOT / "rulesets/shenzhen/2021.yaml").read_text()})
+    assert builtin.status_code == 409
+    assert "test-district" in {i["name"] for i in client.get("/v1/rulesets").json()["items"]}
+
+    unit = create_unit(client)
+    put_submission(client, unit["id"], 2024, {"facts": {"procurement_planned": "100", "procurement_actual": "95"},
+                                              "answers": {"1.2": {"score": "38", "reason": "资料不全"}}})
+    a = assess(client, unit["id"], 2024, "test-district")
+    assert a.status_code == 201, a.text
+    assert a.json()["total"] == "95" and a.json()["ruleset"]["ref"] == "test-district@2024"
+
+
+def test_invalid_registration_is_422_with_pointers(client):
+    r = client.post("/v1/rulesets", json={"content": _custom(points="90")})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["pointer"].startswith("/indicators")
+
+
+def test_fact_vocabulary(client):
+    items = {f["key"]: f for f in client.get("/v1/facts").json()["items"]}
+    assert items["procurement_actual"]["unit"] == "wan_yuan" and items["procurement_actual"]["unit_label"] == "万元"
+    assert items["satisfaction_rate"]["unit"] == "percent"
