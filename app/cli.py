@@ -103,7 +103,7 @@ def render_table(assessment: Any, unit_name: str, year: int) -> str:
             if r.override is not None:
                 lines.append(f"{'':<54}覆盖：{r.override.reason}（计算值 {'—' if r.computed is None else fmt(r.computed)}）")
             elif r.outcome is not None:
-                for lost, reason, _src in r.outcome.deductions:
+                for lost, reason, _src in r.outcome.deductions or []:
                     lines.append(f"{'':<54}-{fmt(lost)} {reason}")
                 if r.outcome.missing_facts:
                     lines.append(f"{'':<54}缺少数据：{', '.join(r.outcome.missing_facts)}")

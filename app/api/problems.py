@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+import orjson
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -26,6 +27,13 @@ log = logging.getLogger("jixiao.errors")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://jixiao.dev/problems/"
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON rendered by orjson (several times faster than the standard library for large breakdowns)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class FieldError(BaseModel):

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from fastapi.responses import JSONResponse
 
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
-from app.api.problems import BadRequest, PayloadTooLarge, responses
+from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
 from app.assessments import service
 from app.assessments.schemas import (
     AssessmentCreate,
@@ -32,19 +31,19 @@ IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 @router.post("/v1/assessments", operation_id="createAssessment", summary="Score and store an assessment",
              status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
              responses=responses(404, 422))
-def create_assessment(body: AssessmentCreate, session: SessionDep) -> JSONResponse:
+def create_assessment(body: AssessmentCreate, session: SessionDep) -> FastJSONResponse:
     """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
     with `strict=true`. Assessments never change: scoring again makes a new one."""
     row = service.create(session, body)
-    return JSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
+    return FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
 
 
 @router.post("/v1/assessments:batch", operation_id="batchAssessments",
              summary="Submit and score up to 1,000 units", response_model=BatchResult,
              responses=responses(413, 422))
-def batch_assessments(body: BatchRequest, session: SessionDep) -> JSONResponse:
+def batch_assessments(body: BatchRequest, session: SessionDep) -> FastJSONResponse:
     """Each item carries a unit (found by code or created), its submission and the assessment to make.
     Items are answered one by one: a failing item reports its own problem (pointers under `/items/N`)
     and leaves nothing stored; the others are stored in one transaction."""
@@ -52,7 +51,7 @@ def batch_assessments(body: BatchRequest, session: SessionDep) -> JSONResponse:
     if len(body.items) > limit:
         raise PayloadTooLarge(f"at most {limit} items per batch")
     result = service.batch(session, body.items)
-    return JSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
+    return FastJSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
 
 
 @router.get("/v1/assessments", operation_id="listAssessments", summary="List assessments",
@@ -84,9 +83,9 @@ def list_assessments(
 
 @router.get("/v1/assessments/{assessment_id}", operation_id="getAssessment", summary="Get an assessment (summary)",
             response_model=AssessmentSummary, responses=responses(404))
-def get_assessment(assessment_id: IdPath, session: SessionDep) -> JSONResponse:
+def get_assessment(assessment_id: IdPath, session: SessionDep) -> FastJSONResponse:
     """Total, grade, status, warnings, missing facts, ruleset version and hash."""
-    return JSONResponse(service.to_out(service.get(session, assessment_id), with_indicators=False))
+    return FastJSONResponse(service.to_out(service.get(session, assessment_id), with_indicators=False))
 
 
 @router.get("/v1/assessments/{assessment_id}/breakdown", operation_id="getAssessmentBreakdown",
@@ -98,21 +97,21 @@ def get_breakdown(
     status_: Annotated[Literal["scored", "missing_facts", "not_applicable", "judgment_pending", "overridden"] | None,
                        Query(alias="status")] = None,
     lost_points: Annotated[bool, Query(description="Only indicators that lost points")] = False,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Every indicator's points, score, computed vs adopted score, inputs, formula and 扣分事由."""
     row = service.get(session, assessment_id)
     items = service.breakdown(row, view, level, status_, lost_points)
-    return JSONResponse({"assessment_id": str(row.id), "view": view, "items": items})
+    return FastJSONResponse({"assessment_id": str(row.id), "view": view, "items": items})
 
 
 @router.get("/v1/assessments/{assessment_id}/comparison/{other_id}", operation_id="compareAssessments",
             summary="Compare two assessments of one unit and year", response_model=Comparison,
             responses=responses(404, 422))
 def compare(assessment_id: IdPath, other_id: Annotated[uuid.UUID, Path(description="The other assessment")],
-            session: SessionDep) -> JSONResponse:
+            session: SessionDep) -> FastJSONResponse:
     """Per-indicator differences (other − this), the indicators that differ first, largest difference first.
     The everyday case: a self-evaluation against a third-party evaluation."""
-    return JSONResponse(Comparison.model_validate(service.compare(session, assessment_id, other_id)).model_dump(mode="json"))
+    return FastJSONResponse(Comparison.model_validate(service.compare(session, assessment_id, other_id)).model_dump(mode="json"))
 
 
 @router.get("/v1/cohorts", operation_id="getCohort", summary="Statistics of a cohort of assessments",
@@ -125,6 +124,6 @@ def get_cohort(
     parent_id: Annotated[uuid.UUID | None, Query(description="Units under this parent (a bureau's schools)")] = None,
     kind: Annotated[Literal["self", "third_party"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="Length of the ranking")] = 100,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Count, mean, min, max, grade distribution and ranking of the latest complete assessment of each unit."""
-    return JSONResponse(Cohort.model_validate(service.cohort(session, ruleset, fiscal_year, region, parent_id, kind, limit)).model_dump(mode="json"))
+    return FastJSONResponse(Cohort.model_validate(service.cohort(session, ruleset, fiscal_year, region, parent_id, kind, limit)).model_dump(mode="json"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, tuple_
+import orjson
+from sqlalchemy import JSON, func, insert, select, true, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
@@ -86,10 +88,24 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit, year: int, sub: Submissi
     return result
 
 
+def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int) -> tuple[Unit, Submission | None]:
+    """The unit and its current submission for the year, in one round trip."""
+    latest = (select(Submission).where(Submission.unit_id == Unit.id, Submission.fiscal_year == year)
+              .order_by(Submission.version.desc()).limit(1).lateral())
+    from sqlalchemy.orm import aliased
+
+    sub_alias = aliased(Submission, latest)
+    row = session.execute(
+        select(Unit, sub_alias).outerjoin(latest, true()).where(Unit.id == unit_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no unit {unit_id}", errors=[{"pointer": "/unit_id", "message": "no such unit"}])
+    return row[0], row[1]
+
+
 def create(session: Session, body: AssessmentCreate) -> Assessment:
-    unit = units.get(session, body.unit_id)
     rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
-    sub = submissions.current(session, unit.id, body.fiscal_year)
+    unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year)
     if sub is None:
         raise Unprocessable(
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
@@ -103,11 +119,10 @@ def create(session: Session, body: AssessmentCreate) -> Assessment:
         total=Decimal(result["total"]), grade=result["grade"],
         inputs={"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
                 "submission_hash": sub.content_hash},
-        result=result,
+        result=result, created_at=datetime.now(UTC),
     )
     session.add(row)
     session.flush()
-    session.refresh(row)
     return row
 
 
@@ -302,16 +317,21 @@ def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
     return body
 
 
-def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Score every item first (pure), then persist the good ones with a few bulk statements.
+_CHUNK = 200
 
-    A failing item is reported with its own problem and leaves nothing behind;
-    the others are stored in this request's single transaction.
+
+def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Validate, score and persist up to 1,000 items in this request's single transaction.
+
+    A failing item is reported with its own problem and leaves nothing behind
+    (its unit is not created, no submission, no assessment). Items are scored in
+    chunks; while one chunk's rows are being inserted (the database works on the
+    other core and psycopg releases the GIL), the next chunk is scored.
     """
     vocab = rulesets.vocabulary()
     results: list[dict[str, Any]] = [{"index": i} for i in range(len(items))]
-    good: list[tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
+    candidates: list[tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any]]] = []
     for i, raw in enumerate(items):
         try:
             try:
@@ -330,51 +350,66 @@ def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
             if isinstance(found, ProblemError):
                 raise found
             try:
-                facts = submissions.canonical_facts(item.facts)
+                facts, parsed = submissions.parse_facts(item.facts)
             except InvalidInput as exc:
                 raise Unprocessable("invalid facts", errors=_prefix(exc, "")) from None
-            try:
-                prepared = prepare(found, vocab, facts, item.answers, item.overrides)
-            except InvalidInput as exc:
-                raise Unprocessable(f"the item does not fit {found.ref}", errors=_prefix(exc, "")) from None
-            assessment = score(found, prepared)
-            result = to_dict(assessment, vocab)
-            if item.strict and assessment.status == INCOMPLETE:
-                raise Unprocessable(f"strict scoring refused: incomplete under {found.ref}", errors=[
-                    {"pointer": f"/facts/{f}", "message": "missing fact"} for f in assessment.missing_facts])
-            good.append((i, item, found, facts, item.answers, item.overrides, result))
+            candidates.append((i, item, found, facts, parsed))
         except ProblemError as exc:
             results[i].update(status=exc.status, problem=_problem(exc, i))
+    if not candidates:
+        return _batch_summary(results)
 
-    if good:
-        codes = sorted({g[1].unit.code for g in good})
-        existing = {u.code: u.id for u in session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))}
-        new_units = []
-        for _, item, *_rest in good:
-            if item.unit.code not in existing:
-                uid = uuid.uuid4()
-                existing[item.unit.code] = uid
-                new_units.append({"id": uid, **item.unit.model_dump()})
-        if new_units:
-            session.execute(insert(Unit), new_units)
-        pairs = sorted({(existing[g[1].unit.code], g[1].fiscal_year) for g in good})
-        current_versions: dict[tuple[uuid.UUID, int], int] = {}
-        if pairs:
-            for uid, year, v in session.execute(
-                select(Submission.unit_id, Submission.fiscal_year, func.max(Submission.version))
-                .where(tuple_(Submission.unit_id, Submission.fiscal_year).in_(pairs))
-                .group_by(Submission.unit_id, Submission.fiscal_year)
-            ):
-                current_versions[(uid, year)] = v
-        sub_rows, assess_rows = [], []
-        for i, item, rs, facts, answers, overrides, result in good:
-            uid = existing[item.unit.code]
-            version = current_versions.get((uid, item.fiscal_year), 0) + 1
-            current_versions[(uid, item.fiscal_year)] = version
-            sub = submissions.build(uid, item.fiscal_year, version, facts, answers, overrides, None)
+    codes = sorted({c[1].unit.code for c in candidates})
+    existing = {u.code: u.id for u in session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))}
+    planned = {code: existing.get(code) or uuid.uuid4() for code in codes}
+    pairs = sorted({(planned[c[1].unit.code], c[1].fiscal_year) for c in candidates})
+    versions: dict[tuple[uuid.UUID, int], int] = {}
+    for uid, year, v in session.execute(
+        select(Submission.unit_id, Submission.fiscal_year, func.max(Submission.version))
+        .where(tuple_(Submission.unit_id, Submission.fiscal_year).in_(pairs))
+        .group_by(Submission.unit_id, Submission.fiscal_year)
+    ):
+        versions[(uid, year)] = v
+
+    def write(unit_rows: list[dict[str, Any]], sub_rows: list[dict[str, Any]], assess_rows: list[dict[str, Any]]) -> None:
+        if unit_rows:
+            session.execute(insert(Unit), unit_rows)
+        if sub_rows:
+            _copy(session, Submission, sub_rows)
+            _copy(session, Assessment, assess_rows)
+
+    created: set[str] = set(existing)
+    now = datetime.now(UTC)
+    for start in range(0, len(candidates), _CHUNK):
+        unit_rows: list[dict[str, Any]] = []
+        sub_rows: list[dict[str, Any]] = []
+        assess_rows: list[dict[str, Any]] = []
+        for i, item, rs, facts, parsed in candidates[start:start + _CHUNK]:
+            try:
+                try:
+                    prepared = prepare(rs, vocab, None, item.answers, item.overrides, parsed_facts=parsed)
+                except InvalidInput as exc:
+                    raise Unprocessable(f"the item does not fit {rs.ref}", errors=_prefix(exc, "")) from None
+                assessment = score(rs, prepared)
+                if item.strict and assessment.status == INCOMPLETE:
+                    raise Unprocessable(f"strict scoring refused: incomplete under {rs.ref}", errors=[
+                        {"pointer": f"/facts/{f}", "message": "missing fact"} for f in assessment.missing_facts])
+                result = to_dict(assessment, vocab)
+            except ProblemError as exc:
+                results[i].update(status=exc.status, problem=_problem(exc, i))
+                continue
+            code = item.unit.code
+            uid = planned[code]
+            if code not in created:
+                created.add(code)
+                unit_rows.append({"id": uid, **item.unit.model_dump()})
+            version = versions.get((uid, item.fiscal_year), 0) + 1
+            versions[(uid, item.fiscal_year)] = version
+            sub = submissions.build(uid, item.fiscal_year, version, facts, item.answers, item.overrides, None,
+                                    canonical=True)
             sub_rows.append({"id": sub.id, "unit_id": uid, "fiscal_year": item.fiscal_year, "version": version,
                              "facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
-                             "note": None, "content_hash": sub.content_hash})
+                             "note": None, "content_hash": sub.content_hash, "created_at": now})
             aid = uuid.uuid4()
             assess_rows.append({
                 "id": aid, "unit_id": uid, "fiscal_year": item.fiscal_year, "submission_id": sub.id,
@@ -383,11 +418,26 @@ def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 "status": result["status"], "total": Decimal(result["total"]), "grade": result["grade"],
                 "inputs": {"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
                            "submission_hash": sub.content_hash},
-                "result": result,
+                "result": result, "created_at": now,
             })
             results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
                               total=result["total"], grade=result["grade"], assessment_status=result["status"])
-        session.execute(insert(Submission), sub_rows)
-        session.execute(insert(Assessment), assess_rows)
+        write(unit_rows, sub_rows, assess_rows)
+    return _batch_summary(results)
+
+
+def _batch_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     ok = sum(1 for r in results if r.get("status") == 201)
     return {"succeeded": ok, "failed": len(results) - ok, "items": results}
+
+
+def _copy(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Bulk insert with COPY on the session's own connection (same transaction)."""
+    columns = list(rows[0])
+    json_cols = {c for c in columns if isinstance(model.__table__.c[c].type, JSON | JSONB)}
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cur, cur.copy(f'COPY {model.__tablename__} ({cols}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([orjson.dumps(row[c]).decode() if c in json_cols else row[c] for c in columns])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
+import orjson
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,9 +20,15 @@ def database_url(settings: Settings) -> str:
     return ensure_running(settings.data_dir)
 
 
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, settings: Settings) -> Engine:
     return create_engine(
         url,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,  # a restarted database is picked up without a restart of ours

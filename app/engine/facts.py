@@ -91,9 +91,9 @@ class Vocabulary:
         values: dict[str, Any] = {}
         problems: list[Problem] = []
         for key, value in raw.items():
-            where = f"{pointer}/{_escape(str(key))}"
             fact = self.facts.get(key)
             if fact is None:
+                where = f"{pointer}/{_escape(str(key))}"
                 problems.append(Problem(where, f"unknown fact '{key}'; see GET /v1/facts for the vocabulary"))
                 continue
             if value is None:
@@ -102,6 +102,7 @@ class Vocabulary:
             try:
                 values[key] = self._parse_one(fact, value)
             except ValueError as exc:
+                where = f"{pointer}/{_escape(str(key))}"
                 problems.append(Problem(where, f"{fact.name}（{key}）: {exc}"))
         return values, problems
 

@@ -80,16 +80,45 @@ class Ctx:
         return d.quantize(self.quantum, self.rounding)
 
 
-@dataclass(slots=True)
 class Outcome:
-    score: Decimal | None
-    status: str = SCORED
-    inputs: dict[str, Any] = field(default_factory=dict)
-    values: list[tuple[str, str]] = field(default_factory=list)
-    deductions: list[tuple[Decimal, str, str]] = field(default_factory=list)
-    missing_facts: list[str] = field(default_factory=list)
-    missing_answers: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
+    """What a rule found. Lists are created only when something is added (scoring is hot)."""
+
+    __slots__ = ("score", "status", "input_names", "values", "deductions", "missing_facts",
+                 "missing_answers", "messages")
+
+    def __init__(self, score: Decimal | None, status: str = SCORED, *, missing_facts: list[str] | None = None,
+                 input_names: tuple[str, ...] = ()) -> None:
+        self.score = score
+        self.status = status
+        #: facts read (their values are taken from the facts when the result is rendered)
+        self.input_names = input_names
+        #: (label, value, is_percent)
+        self.values: list[tuple[str, Decimal, bool]] | None = None
+        #: (points lost, reason, source)
+        self.deductions: list[tuple[Decimal, str, str]] | None = None
+        self.missing_facts = missing_facts
+        self.missing_answers: list[str] | None = None
+        self.messages: list[str] | None = None
+
+    def value(self, label: str, value: Decimal, percent: bool = True) -> None:
+        if self.values is None:
+            self.values = []
+        self.values.append((label, value, percent))
+
+    def deduct(self, lost: Decimal, reason: str, source: str) -> None:
+        if self.deductions is None:
+            self.deductions = []
+        self.deductions.append((lost, reason, source))
+
+    def need_answer(self, addr: str) -> None:
+        if self.missing_answers is None:
+            self.missing_answers = []
+        self.missing_answers.append(addr)
+
+    def note(self, message: str) -> None:
+        if self.messages is None:
+            self.messages = []
+        self.messages.append(message)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,18 +163,19 @@ def _check_keys(spec: Mapping[str, Any], allowed: set[str], path: str) -> None:
         raise RuleSpecError(path, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed | {'kind'})}")
 
 
-def _missing(names: frozenset[str], facts: Mapping[str, Any]) -> list[str]:
-    return [n for n in sorted(names) if n not in facts]
-
-
-def _inputs(names: frozenset[str], facts: Mapping[str, Any]) -> dict[str, Any]:
-    return {n: facts[n] for n in sorted(names)}
+def _missing(names: tuple[str, ...], facts: Mapping[str, Any]) -> list[str] | None:
+    """The facts of ``names`` (sorted) that are absent, or None when all are there."""
+    for n in names:
+        if n not in facts:
+            return [m for m in names if m not in facts]
+    return None
 
 
 @dataclass(slots=True)
 class ZeroIf:
     when: Formula
     reason: str
+    names: tuple[str, ...] = ()
 
 
 def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
@@ -160,7 +190,8 @@ def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
         _check_keys(item, {"when", "reason"}, p)
         if not isinstance(item.get("reason"), str):
             raise RuleSpecError(f"{p}/reason", "'reason' is required text")
-        out.append(ZeroIf(_formula(item, "when", p, boolean=True), item["reason"]))
+        f = _formula(item, "when", p, boolean=True)
+        out.append(ZeroIf(f, item["reason"], tuple(sorted(f.names))))
     return out
 
 
@@ -173,6 +204,8 @@ class Rule:
     label: str
     #: every fact this rule may read
     facts: frozenset[str] = frozenset()
+    #: the same, sorted (set by build_rule)
+    names: tuple[str, ...] = ()
     #: whether a judgment answer ({score, reason}) at the rule's address is meaningful
     accepts_judgment: bool = False
     #: whether a rule's score can only rise when its rate does (for property tests)
@@ -195,18 +228,18 @@ class Rule:
         if answer is None or answer.score is None:
             out.score = None
             out.status = PENDING
-            out.missing_answers.append(addr)
-            out.messages.append(why)
+            out.need_answer(addr)
+            out.note(why)
             return out
         if answer.score > cap:
             out.score = None
             out.status = PENDING
-            out.messages.append(f"{why}；评价人给出的{fmt(answer.score)}分超过该档上限{fmt(cap)}分")
+            out.note(f"{why}；评价人给出的{fmt(answer.score)}分超过该档上限{fmt(cap)}分")
             return out
         out.score = answer.score
-        out.messages.append(why)
+        out.note(why)
         if answer.score < self.points:
-            out.deductions.append((self.points - answer.score, answer.reason or "评价人判定", "evaluator"))
+            out.deduct(*(self.points - answer.score, answer.reason or "评价人判定", "evaluator"))
         return out
 
 
@@ -272,30 +305,32 @@ class Checklist(Rule):
         return {f"{addr}/{it.key}": "item" for it in self.items if it.fact is None}
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
-        out = Outcome(ZERO)
+        out = Outcome(ZERO, input_names=self.names)
         score = ZERO
         for it in self.items:
             if it.fact is not None:
                 if it.fact not in ctx.facts:
+                    if out.missing_facts is None:
+                        out.missing_facts = []
                     out.missing_facts.append(it.fact)
                     continue
                 met = bool(ctx.facts[it.fact])
-                out.inputs[it.fact] = met
                 if met:
                     score += it.points
                 else:
-                    out.deductions.append((it.points, f"{it.text}：未达到", "computed"))
+                    out.deduct(*(it.points, f"{it.text}：未达到", "computed"))
                 continue
-            a = ctx.answers.get(f"{addr}/{it.key}")
+            item_addr = addr + "/" + it.key
+            a = ctx.answers.get(item_addr)
             if a is None or (a.met is None and a.score is None):
-                out.missing_answers.append(f"{addr}/{it.key}")
+                out.need_answer(item_addr)
                 continue
             got = a.score if a.score is not None else (it.points if a.met else ZERO)
             got = min(got, it.points)
             score += got
             if got < it.points:
                 why = a.reason or "未达到"
-                out.deductions.append((it.points - got, f"{it.text}：{why}", "evaluator"))
+                out.deduct(*(it.points - got, f"{it.text}：{why}", "evaluator"))
         if out.missing_facts:
             out.status, out.score = MISSING_FACTS, None
         elif out.missing_answers:
@@ -329,26 +364,26 @@ class Rate(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        missing = _missing(self.facts, facts)
+        missing = _missing(self.names, facts)
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
-        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        out = Outcome(None, input_names=self.names)
         for z in self.zero_if:
             if z.when(facts):
                 out.score = ZERO
-                out.deductions.append((self.points, z.reason, "computed"))
+                out.deduct(*(self.points, z.reason, "computed"))
                 return out
         try:
             rate = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
-        shown = pct(rate) if self.percent else fmt(rate)
-        out.values.append((self.label, shown))
+        out.value(self.label, rate, self.percent)
         raw = self.points * min(max(rate, ZERO), self.cap)
         score = ctx.round(raw)
         out.score = score
         if score < self.points:
-            out.deductions.append((self.points - score, f"{self.label}{shown}，扣{fmt(self.points - score)}分", "computed"))
+            shown = pct(rate) if self.percent else fmt(rate)
+            out.deduct(*(self.points - score, f"{self.label}{shown}，扣{fmt(self.points - score)}分", "computed"))
         return out
 
 
@@ -449,23 +484,26 @@ class Bands(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        missing = _missing(self.facts, facts)
+        missing = _missing(self.names, facts)
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
-        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        out = Outcome(None, input_names=self.names)
         for z in self.zero_if:
             if z.when(facts):
                 out.score = ZERO
-                out.deductions.append((self.points, z.reason, "computed"))
+                out.deduct(*(self.points, z.reason, "computed"))
                 return out
         try:
             value = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
-        shown = pct(value) if self.percent else fmt(value)
-        out.values.append((self.label, shown))
+        out.value(self.label, value, self.percent)
         for band in self.bands:
             if band.holds(value):
+                if band.score == self.points and not band.judgment:
+                    out.score = band.score
+                    return out
+                shown = pct(value) if self.percent else fmt(value)
                 if band.judgment:
                     return self._judged(
                         ctx, addr, band.score, out,
@@ -473,12 +511,13 @@ class Bands(Rule):
                     )
                 out.score = band.score
                 if band.score < self.points:
-                    out.deductions.append((
+                    out.deduct(*(
                         self.points - band.score,
                         f"{self.label}{shown}（{band.text(self.percent)}），得{fmt(band.score)}分，扣{fmt(self.points - band.score)}分",
                         "computed",
                     ))
                 return out
+        shown = pct(value) if self.percent else fmt(value)
         return self._judged(ctx, addr, self.points, out, f"{self.label}{shown}不在任何评分档内，需评价人判定")
 
 
@@ -503,30 +542,30 @@ class Deduction(Rule):
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         out = Outcome(None)
         if self.count is not None:
-            missing = _missing(self.facts, ctx.facts)
+            missing = _missing(self.names, ctx.facts)
             if missing:
                 return Outcome(None, MISSING_FACTS, missing_facts=missing)
-            out.inputs = _inputs(self.facts, ctx.facts)
+            out.input_names = self.names
             n = max(self.count(ctx.facts), ZERO)
-            out.values.append((f"{self.finding}数", fmt(n)))
+            out.value(f"{self.finding}数", n, False)
             lost = min(self.points, n * self.per)
             out.score = self.points - lost
             if lost:
-                out.deductions.append((lost, f"{self.finding}{fmt(n)}项，每项扣{fmt(self.per)}分，扣{fmt(lost)}分", "computed"))
+                out.deduct(*(lost, f"{self.finding}{fmt(n)}项，每项扣{fmt(self.per)}分，扣{fmt(lost)}分", "computed"))
             return out
         a = ctx.answers.get(addr)
         if a is None or a.findings is None:
             out.status = PENDING
-            out.missing_answers.append(addr)
-            out.messages.append("需评价人列出发现的问题（无问题时为空列表）")
+            out.need_answer(addr)
+            out.note("需评价人列出发现的问题（无问题时为空列表）")
             return out
         remaining = self.points
         for reason in a.findings:
             take = min(self.per, remaining)
             if take:
-                out.deductions.append((take, f"{reason}，扣{fmt(take)}分", "evaluator"))
+                out.deduct(*(take, f"{reason}，扣{fmt(take)}分", "evaluator"))
             remaining -= take
-        out.values.append((f"{self.finding}数", str(len(a.findings))))
+        out.value(f"{self.finding}数", Decimal(len(a.findings)), False)
         out.score = remaining
         return out
 
@@ -561,21 +600,21 @@ class StepDeduction(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        missing = _missing(self.facts, facts)
+        missing = _missing(self.names, facts)
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
-        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        out = Outcome(None, input_names=self.names)
         for z in self.zero_if:
             if z.when(facts):
                 out.score = ZERO
-                out.deductions.append((self.points, z.reason, "computed"))
+                out.deduct(*(self.points, z.reason, "computed"))
                 return out
         try:
             value = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
         show = pct if self.percent else fmt
-        out.values.append((self.label, show(value)))
+        out.value(self.label, value, self.percent)
         excess = value - self.threshold
         if excess <= 0:
             out.score = self.points
@@ -588,7 +627,7 @@ class StepDeduction(Rule):
         lost = ctx.round(min(self.points, n * self.per))
         out.score = self.points - lost
         if lost:
-            out.deductions.append((
+            out.deduct(*(
                 lost,
                 f"{self.label}{show(value)}，超过{show(self.threshold)}，每{show(self.step)}扣{fmt(self.per)}分，扣{fmt(lost)}分",
                 "computed",
@@ -639,25 +678,25 @@ class Quarterly(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        missing = _missing(self.facts, facts)
+        missing = _missing(self.names, facts)
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
-        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        out = Outcome(None, input_names=self.names)
         raw = ZERO
         ratios = []
         cap = self.cap
         for q, f, target, qp in zip(_QUARTERS, self.progress, self.targets, self.quarter_points, strict=True):
             r = f(facts) / target
             ratios.append(r)
-            out.values.append((f"{q}预算执行率", pct(r)))
+            out.value(f"{q}预算执行率", r)
             raw += qp * min(r, cap)
         avg = sum(ratios, ZERO) / 4
-        out.values.append(("全年平均执行率", pct(avg)))
+        out.value("全年平均执行率", avg)
         raw += self.average_points * min(avg, cap)
         score = ctx.round(max(raw, ZERO))
         out.score = score
         if score < self.points:
-            out.deductions.append((
+            out.deduct(*(
                 self.points - score,
                 f"季度预算执行率{'/'.join(pct(r) for r in ratios)}，全年平均执行率{pct(avg)}，扣{fmt(self.points - score)}分",
                 "computed",
@@ -691,24 +730,24 @@ class CohortRelative(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        missing = _missing(self.facts, facts)
+        missing = _missing(self.names, facts)
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
-        out = Outcome(None, inputs=_inputs(self.facts, facts))
+        out = Outcome(None, input_names=self.names)
         try:
             value = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
         mean = facts[self.mean]
-        out.values.append((self.label, pct(value)))
-        out.values.append(("同类单位均值", pct(mean)))
+        out.value(self.label, value)
+        out.value("同类单位均值", mean)
         if value >= mean:
             out.score = self.at_or_above
         else:
             out.score = self.below
         if out.score < self.points:
             relation = "不低于" if value >= mean else "低于"
-            out.deductions.append((
+            out.deduct(*(
                 self.points - out.score,
                 f"{self.label}{pct(value)}，{relation}同类单位均值{pct(mean)}，扣{fmt(self.points - out.score)}分",
                 "computed",
@@ -774,34 +813,40 @@ class Composite(Rule):
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         facts = ctx.facts
-        out = Outcome(ZERO)
+        out = Outcome(ZERO, input_names=self.names)
+        missing_facts: list[str] = []
         for z in self.zero_if:
-            missing = _missing(z.when.names, facts)
-            if missing:
-                out.missing_facts.extend(missing)
+            absent = _missing(z.names, facts)
+            if absent:
+                missing_facts.extend(absent)
                 continue
             if z.when(facts):
-                out.inputs.update(_inputs(z.when.names, facts))
-                out.deductions.append((self.points, z.reason, "computed"))
+                out.deduct(self.points, z.reason, "computed")
                 return out
-            out.inputs.update(_inputs(z.when.names, facts))
         total = ZERO
         pending = False
         for part in self.parts:
-            sub = part.rule.evaluate(ctx, f"{addr}/{part.key}")
-            out.inputs.update(sub.inputs)
-            for name, value in sub.values:
-                out.values.append((name, value))
-            for lost, reason, source in sub.deductions:
-                out.deductions.append((lost, f"{part.name}：{reason}", source))
-            out.missing_facts.extend(f for f in sub.missing_facts if f not in out.missing_facts)
-            out.missing_answers.extend(sub.missing_answers)
-            out.messages.extend(f"{part.name}：{m}" for m in sub.messages)
+            sub = part.rule.evaluate(ctx, addr + "/" + part.key)
+            if sub.values:
+                for v in sub.values:
+                    out.value(*v)
+            if sub.deductions:
+                for lost, reason, source in sub.deductions:
+                    out.deduct(lost, f"{part.name}：{reason}", source)
+            if sub.missing_facts:
+                missing_facts.extend(f for f in sub.missing_facts if f not in missing_facts)
+            if sub.missing_answers:
+                for a in sub.missing_answers:
+                    out.need_answer(a)
+            if sub.messages:
+                for m in sub.messages:
+                    out.note(f"{part.name}：{m}")
             if sub.score is None:
                 pending = True
             else:
                 total += sub.score
-        if out.missing_facts:
+        if missing_facts:
+            out.missing_facts = missing_facts
             out.status, out.score = MISSING_FACTS, None
         elif pending:
             out.status, out.score = PENDING, None
@@ -837,6 +882,7 @@ def build_rule(spec: Any, points: Decimal, path: str) -> Rule:
             raise RuleSpecError(f"{path}/points", f"rule points {fmt(declared)} differ from the indicator's {fmt(points)}")
     rule = factory(spec, points, path)
     rule.kind = str(kind)
+    rule.names = tuple(sorted(rule.facts))
     if not hasattr(rule, "label"):
         rule.label = str(spec.get("name", ""))
     return rule

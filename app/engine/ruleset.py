@@ -99,6 +99,9 @@ class Ruleset:
     leaves: list[Indicator] = field(default_factory=list)
     answer_shapes: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
     transfers: dict[str, list[str]] = field(default_factory=dict)
+    na_leaves: list[Indicator] = field(default_factory=list)
+    #: non-leaf nodes in post-order, each with its children's codes (for the roll-up)
+    groups: list[tuple[Indicator, list[str]]] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -298,6 +301,16 @@ def load_ruleset_text(
         by_code=by_code,
     )
     rs.leaves = [ind for top in indicators for ind in top.walk() if ind.is_leaf]
+    rs.na_leaves = [leaf for leaf in rs.leaves if leaf.not_applicable is not None]
+
+    def post_order(ind: Indicator) -> None:
+        for c in ind.children:
+            post_order(c)
+        if ind.children:
+            rs.groups.append((ind, [c.code for c in ind.children]))
+
+    for top in indicators:
+        post_order(top)
 
     # Transfers of not-applicable points, and answer addresses.
     for leaf in rs.leaves:

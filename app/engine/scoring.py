@@ -25,6 +25,7 @@ from app.engine.rules import (
     Ctx,
     Outcome,
     fmt,
+    pct,
 )
 from app.engine.ruleset import Indicator, Ruleset
 
@@ -84,6 +85,7 @@ class Assessment:
     warnings: list[dict[str, str]]
     missing_facts: list[str]
     missing_answers: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -118,17 +120,23 @@ def prepare(
     raw_facts: Mapping[str, Any] | None,
     raw_answers: Mapping[str, Any] | None,
     raw_overrides: Mapping[str, Any] | None,
+    *,
+    parsed_facts: dict[str, Any] | None = None,
 ) -> Prepared:
     """Validate facts, answers and overrides against the vocabulary and ruleset.
 
     Raises :class:`InvalidInput` listing every problem with a JSON pointer.
+    ``parsed_facts`` skips fact validation for facts already parsed by the vocabulary.
     Answers for codes the ruleset does not have become warnings (a submission
     may carry answers for several rulesets).
     """
     problems: list[Problem] = []
     warnings: list[dict[str, str]] = []
-    facts, fact_problems = vocabulary.parse(raw_facts or {})
-    problems.extend(fact_problems)
+    if parsed_facts is not None:
+        facts = parsed_facts
+    else:
+        facts, fact_problems = vocabulary.parse(raw_facts or {})
+        problems.extend(fact_problems)
     answers: dict[str, Answer] = {}
     for addr, value in (raw_answers or {}).items():
         pointer = f"/answers/{_esc(str(addr))}"
@@ -243,88 +251,114 @@ def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: lis
 # --------------------------------------------------------------------------- scoring
 
 
+_DONE = (SCORED, OVERRIDDEN, NOT_APPLICABLE)
+
+
 def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
     """Score validated inputs under ``ruleset``. Pure and deterministic."""
-    ctx = Ctx(prepared.facts, prepared.answers, ruleset.quantum, ruleset.rounding)
+    facts = prepared.facts
+    answers = prepared.answers
+    ctx = Ctx(facts, answers, ruleset.quantum, ruleset.rounding)
     overrides = prepared.overrides
     warnings = list(prepared.warnings)
     leaf_results: dict[str, IndicatorResult] = {}
     na_codes: dict[str, str] = {}
     missing_facts: list[str] = []
     missing_answers: list[str] = []
+    quantum, rounding = ruleset.quantum, ruleset.rounding
 
     # 1. Not-applicable leaves (their points may move elsewhere).
-    for leaf in ruleset.leaves:
+    for leaf in ruleset.na_leaves:
         na = leaf.not_applicable
-        if na is None:
-            continue
-        a = ctx.answers.get(leaf.code)
+        assert na is not None
+        a = answers.get(leaf.code)
         if a is not None and a.not_applicable:
             na_codes[leaf.code] = a.reason or "评价人认定本项不适用"
-        elif na.when is not None and all(n in ctx.facts for n in na.when.names) and na.when(ctx.facts):
+        elif na.when is not None and all(n in facts for n in na.when.names) and na.when(facts):
             na_codes[leaf.code] = f"条件 {na.when.text} 成立，本项不考核"
 
     # 2. Leaves.
+    transfers = ruleset.transfers
     for leaf in ruleset.leaves:
         code = leaf.code
-        if code in na_codes:
+        if na_codes and code in na_codes:
             note = na_codes[code]
             target = leaf.not_applicable.transfer_to if leaf.not_applicable else None
             if target:
                 note += f"，{fmt(leaf.points)}分调整至{target} {ruleset.by_code[target].name}"
-            leaf_results[code] = IndicatorResult(leaf, ZERO, ZERO, ZERO, NOT_APPLICABLE, note=note)
+            leaf_results[code] = IndicatorResult(leaf, ZERO, ZERO, ZERO, NOT_APPLICABLE, None, None, [], note)
             continue
-        extra = sum((ruleset.by_code[c].points for c in ruleset.transfers.get(code, []) if c in na_codes), ZERO)
+        extra = ZERO
+        if na_codes and code in transfers:
+            extra = sum((ruleset.by_code[c].points for c in transfers[code] if c in na_codes), ZERO)
         available = leaf.points + extra
-        assert leaf.rule is not None
-        out = leaf.rule.evaluate(ctx, code)
-        if leaf.not_applicable and leaf.not_applicable.when is not None:
-            absent = [n for n in sorted(leaf.not_applicable.when.names) if n not in ctx.facts]
-            if absent and not (ctx.answers.get(code) and ctx.answers[code].not_applicable is False):
-                out.missing_facts.extend(n for n in absent if n not in out.missing_facts)
+        out = leaf.rule.evaluate(ctx, code)  # type: ignore[union-attr]
+        if leaf.not_applicable is not None and leaf.not_applicable.when is not None:
+            absent = [n for n in sorted(leaf.not_applicable.when.names) if n not in facts]
+            if absent and not (answers.get(code) and answers[code].not_applicable is False):
+                have = out.missing_facts or []
+                out.missing_facts = have + [n for n in absent if n not in have]
                 out.status, out.score = MISSING_FACTS, None
         computed = out.score
-        if computed is not None:
-            computed = ctx.round(computed)
-            if extra and leaf.points:
-                computed = ctx.round(computed * available / leaf.points)
-        if computed is not None and computed > available:
-            warnings.append({
-                "code": "indicator_capped",
-                "message": f"{code} {leaf.name} 计算得分{fmt(computed)}超过分值{fmt(available)}，按{fmt(available)}分计",
-            })
-            computed = available
         note = None
-        if extra:
-            moved = [c for c in ruleset.transfers.get(code, []) if c in na_codes]
-            note = f"承接不适用指标{'、'.join(moved)}的{fmt(extra)}分，得分按{fmt(available)}/{fmt(leaf.points)}折算"
-        ov = overrides.get(code)
+        if computed is not None:
+            computed = computed.quantize(quantum, rounding)
+            if extra:
+                if leaf.points:
+                    computed = (computed * available / leaf.points).quantize(quantum, rounding)
+                moved = [c for c in transfers.get(code, []) if c in na_codes]
+                note = f"承接不适用指标{'、'.join(moved)}的{fmt(extra)}分，得分按{fmt(available)}/{fmt(leaf.points)}折算"
+            if computed > available:
+                warnings.append({
+                    "code": "indicator_capped",
+                    "message": f"{code} {leaf.name} 计算得分{fmt(computed)}超过分值{fmt(available)}，按{fmt(available)}分计",
+                })
+                computed = available
+        ov = overrides.get(code) if overrides else None
         if ov is not None:
-            res = IndicatorResult(leaf, available, ov.score, computed, OVERRIDDEN, out, ov, note=note)
+            res = IndicatorResult(leaf, available, ov.score, computed, OVERRIDDEN, out, ov, [], note)
         else:
-            status = out.status if computed is None else SCORED
-            res = IndicatorResult(leaf, available, computed, computed, status, out, note=note)
+            res = IndicatorResult(leaf, available, computed, computed, out.status if computed is None else SCORED,
+                                  out, None, [], note)
             if computed is None:
-                missing_facts.extend(f for f in out.missing_facts if f not in missing_facts)
-                missing_answers.extend(out.missing_answers)
+                if out.missing_facts:
+                    missing_facts.extend(f for f in out.missing_facts if f not in missing_facts)
+                if out.missing_answers:
+                    missing_answers.extend(out.missing_answers)
         leaf_results[code] = res
 
-    # 3. Roll up.
-    def roll(ind: Indicator) -> IndicatorResult:
-        if ind.is_leaf:
-            return leaf_results[ind.code]
-        kids = [roll(c) for c in ind.children]
-        pts = sum((k.points for k in kids), ZERO)
-        complete = all(k.status in (SCORED, OVERRIDDEN, NOT_APPLICABLE) for k in kids)
-        sc = sum((k.score for k in kids if k.score is not None), ZERO) if kids else ZERO
-        comp_ok = all(k.computed is not None or k.status == NOT_APPLICABLE for k in kids)
-        comp = sum((k.computed for k in kids if k.computed is not None), ZERO) if comp_ok else None
-        status = SCORED if complete else (MISSING_FACTS if any(k.status == MISSING_FACTS for k in kids) else PENDING)
-        return IndicatorResult(ind, pts, sc, comp, status, children=kids)
+    # 3. Roll up (post-order over the precomputed groups).
+    done: dict[str, IndicatorResult] = leaf_results
+    for ind, child_codes in ruleset.groups:
+        kids = [done[c] for c in child_codes]
+        pts = sc = ZERO
+        comp: Decimal | None = ZERO
+        complete = True
+        any_missing = False
+        for k in kids:
+            pts += k.points
+            if k.score is not None:
+                sc += k.score
+            if k.status not in _DONE:
+                complete = False
+                if k.status == MISSING_FACTS:
+                    any_missing = True
+            if comp is not None:
+                if k.computed is not None:
+                    comp += k.computed
+                elif k.status != NOT_APPLICABLE:
+                    comp = None
+        status = SCORED if complete else (MISSING_FACTS if any_missing else PENDING)
+        done[ind.code] = IndicatorResult(ind, pts, sc, comp, status, None, None, kids, None)
 
-    tops = [roll(i) for i in ruleset.indicators]
-    base = sum((t.score for t in tops if t.score is not None), ZERO)
-    complete = all(t.status == SCORED for t in tops)
+    tops = [done[i.code] for i in ruleset.indicators]
+    base = ZERO
+    complete = True
+    for t in tops:
+        if t.score is not None:
+            base += t.score
+        if t.status != SCORED:
+            complete = False
 
     # 4. Adjustments (加减分项), outside the tree.
     adj_results: list[AdjustmentResult] = []
@@ -379,6 +413,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         warnings=warnings,
         missing_facts=sorted(missing_facts),
         missing_answers=missing_answers,
+        facts=facts,
     )
 
 
@@ -393,18 +428,20 @@ def _value(v: Any) -> Any:
     return v
 
 
-def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, children: bool = True) -> dict[str, Any]:
+def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, children: bool = True,
+                   facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     ind = r.indicator
+    score_ = r.score
     d: dict[str, Any] = {
         "code": ind.code,
         "name": ind.name,
         "level": ind.level,
         "points": fmt(ind.points),
         "points_available": fmt(r.points),
-        "score": None if r.score is None else fmt(r.score),
+        "score": None if score_ is None else fmt(score_),
         "computed_score": None if r.computed is None else fmt(r.computed),
         "status": r.status,
-        "points_lost": None if r.score is None else fmt(r.points - r.score),
+        "points_lost": None if score_ is None else fmt(r.points - score_),
     }
     if ind.is_leaf:
         o = r.outcome
@@ -412,32 +449,35 @@ def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, 
         d["rule"] = None if rule is None else rule.kind
         d["formula"] = None if rule is None else rule.formula_text
         inputs: dict[str, Any] = {}
-        if o is not None:
-            for k, v in o.inputs.items():
+        if o is not None and facts is not None:
+            for k in o.input_names:
+                if k not in facts:
+                    continue
+                v = facts[k]
                 if vocabulary is not None and k in vocabulary and vocabulary[k].unit == "percent" and isinstance(v, Decimal):
                     inputs[k] = fmt(v * 100) + "%"
                 else:
                     inputs[k] = _value(v)
         d["inputs"] = inputs
-        d["values"] = [] if o is None else [{"name": n, "value": v} for n, v in o.values]
-        deductions = []
+        d["values"] = [] if o is None or not o.values else [
+            {"name": n, "value": pct(v) if is_pct else fmt(v)} for n, v, is_pct in o.values]
+        computed_deductions = [] if o is None or not o.deductions else [
+            {"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
         if r.override is not None:
-            if r.override.score < r.points:
-                deductions.append({"points": fmt(r.points - r.override.score), "reason": r.override.reason, "source": "override"})
-        elif o is not None:
-            deductions = [{"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
-        d["deductions"] = deductions
-        d["computed_deductions"] = (
-            [{"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
-            if r.override is not None and o is not None else None
-        )
-        d["override"] = None if r.override is None else {"score": fmt(r.override.score), "reason": r.override.reason}
-        d["missing_facts"] = [] if o is None else list(o.missing_facts)
-        d["missing_answers"] = [] if o is None else list(o.missing_answers)
-        d["messages"] = [] if o is None else list(o.messages)
+            d["deductions"] = ([{"points": fmt(r.points - r.override.score), "reason": r.override.reason, "source": "override"}]
+                               if r.override.score < r.points else [])
+            d["computed_deductions"] = computed_deductions
+            d["override"] = {"score": fmt(r.override.score), "reason": r.override.reason}
+        else:
+            d["deductions"] = computed_deductions
+            d["computed_deductions"] = None
+            d["override"] = None
+        d["missing_facts"] = list(o.missing_facts or []) if o is not None else []
+        d["missing_answers"] = list(o.missing_answers or []) if o is not None else []
+        d["messages"] = list(o.messages or []) if o is not None else []
         d["note"] = r.note
     if children:
-        d["children"] = [indicator_dict(c, vocabulary) for c in r.children]
+        d["children"] = [indicator_dict(c, vocabulary, facts=facts) for c in r.children]
     return d
 
 
@@ -460,7 +500,7 @@ def to_dict(a: Assessment, vocabulary: Vocabulary | None = None) -> dict[str, An
         "warnings": a.warnings,
         "missing_facts": a.missing_facts,
         "missing_answers": a.missing_answers,
-        "indicators": [indicator_dict(r, vocabulary) for r in a.indicators],
+        "indicators": [indicator_dict(r, vocabulary, facts=a.facts) for r in a.indicators],
         "adjustments": [
             {"code": x.code, "name": x.name, "kind": x.kind, "count": x.count, "points": fmt(x.points), "reasons": x.reasons}
             for x in a.adjustments

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import orjson
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,11 @@ def etag(sub: Submission) -> str:
 
 def canonical_facts(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate facts against the vocabulary and store them in one canonical text form."""
+    return parse_facts(raw)[0]
+
+
+def parse_facts(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(canonical stored form, engine values) of validated facts; raises InvalidInput."""
     vocab = vocabulary()
     values, problems = vocab.parse(raw)
     if problems:
@@ -41,7 +46,7 @@ def canonical_facts(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(v)
         else:
             out[key] = _plain(v)
-    return out
+    return out, values
 
 
 def _plain(d: Decimal) -> str:
@@ -62,8 +67,8 @@ def _json_safe(value: Any, pointer: str, problems: list[Problem]) -> Any:
 
 
 def content_hash(facts: dict[str, Any], answers: dict[str, Any], overrides: dict[str, Any]) -> str:
-    doc = json.dumps({"facts": facts, "answers": answers, "overrides": overrides}, sort_keys=True, ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
+    doc = orjson.dumps({"facts": facts, "answers": answers, "overrides": overrides}, option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(doc).hexdigest()
 
 
 def current(session: Session, unit_id: uuid.UUID, year: int) -> Submission | None:
@@ -98,11 +103,11 @@ def version(session: Session, unit_id: uuid.UUID, year: int, number: int) -> Sub
 
 
 def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any], answers: dict[str, Any],
-          overrides: dict[str, Any], note: str | None) -> Submission:
+          overrides: dict[str, Any], note: str | None, *, canonical: bool = False) -> Submission:
     problems: list[Problem] = []
     answers = _json_safe(answers, "/answers", problems)
     overrides = _json_safe(overrides, "/overrides", problems)
-    canon = canonical_facts(facts)
+    canon = facts if canonical else canonical_facts(facts)
     return Submission(id=uuid.uuid4(), unit_id=unit_id, fiscal_year=year, version=version_no, facts=canon,
                       answers=answers, overrides=overrides, note=note,
                       content_hash=content_hash(canon, answers, overrides))

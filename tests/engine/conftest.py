@@ -11,7 +11,7 @@ import pytest
 from app.engine import builtin_registry
 from app.engine.facts import Vocabulary
 from app.engine.ruleset import Ruleset, RulesetRegistry, load_ruleset_text
-from app.engine.scoring import Assessment, IndicatorResult, flatten, prepare, score
+from app.engine.scoring import Assessment, IndicatorResult, flatten, prepare, score, to_dict
 
 HEAD = """\
 name: test-rules
@@ -66,13 +66,38 @@ def run(vocabulary: Vocabulary) -> Callable[..., Assessment]:
     return run_
 
 
-def result(a: Assessment, code: str) -> IndicatorResult:
+class Found:
+    """One indicator of an assessment: the engine's IndicatorResult (``score``, ``status``, ``points``,
+    ``computed``, ``note`` …) plus ``shown``, the same indicator in to_dict's shape (what the API and the
+    CLI print: deductions, values, inputs, messages, missing facts/answers)."""
+
+    def __init__(self, result: IndicatorResult, shown: dict[str, Any]) -> None:
+        self.result = result
+        self.shown = shown
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.result, name)
+
+
+def _find_node(nodes: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
+    for node in nodes:
+        if node["code"] == code:
+            return node
+        found = _find_node(node.get("children") or [], code)
+        if found is not None:
+            return found
+    return None
+
+
+def result(a: Assessment, code: str) -> Found:
     for r in flatten(a):
         if r.indicator.code == code:
-            return r
+            node = _find_node(to_dict(a, builtin_registry().vocabulary)["indicators"], code)
+            assert node is not None
+            return Found(r, node)
     raise KeyError(code)
 
 
 @pytest.fixture(scope="session")
-def by_code() -> Callable[[Assessment, str], IndicatorResult]:
+def by_code() -> Callable[[Assessment, str], Found]:
     return result

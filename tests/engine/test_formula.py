@@ -87,7 +87,8 @@ def test_names_and_is_name() -> None:
     assert f.names == frozenset({"procurement_actual", "procurement_planned"})
     assert not f.is_name
     g = parse("has_transfer_payments")
-    assert g.is_name and g.names == frozenset({"has_transfer_payments"})
+    assert g.is_name
+    assert g.names == frozenset({"has_transfer_payments"})
     assert not parse("true").is_name
     assert parse("min(a, 2)").names == frozenset({"a"})
 

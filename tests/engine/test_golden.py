@@ -80,7 +80,8 @@ def test_golden_case(case_path: Path) -> None:
     assert not problems, f"{case['name']}:\n  " + "\n  ".join(problems)
     # A complete golden case has nothing outstanding.
     if out["status"] == "complete":
-        assert out["missing_facts"] == [] and out["missing_answers"] == []
+        assert out["missing_facts"] == []
+        assert out["missing_answers"] == []
         assert out["grade"] is not None
 
 
@@ -154,7 +155,8 @@ def test_cli_score_table_shows_clamp_warning() -> None:
     proc = cli("score", "tests/fixtures/seeds/002.yaml", "--ruleset", "huizhou-huidong@2023", "--format", "table")
     assert proc.returncode == 0, proc.stderr
     assert "total: 100" in proc.stdout
-    assert "warning [total_clamped]" in proc.stdout and "103" in proc.stdout
+    assert "warning [total_clamped]" in proc.stdout
+    assert "103" in proc.stdout
 
 
 def test_cli_rulesets_list() -> None:
@@ -183,7 +185,8 @@ def test_cli_rulesets_validate_broken_file_fails() -> None:
     broken = Path(__file__).parent / "broken" / "children_sum.yaml"
     proc = cli("rulesets", "validate", str(broken))
     assert proc.returncode == 1
-    assert "FAIL" in proc.stdout and "add up to" in proc.stdout
+    assert "FAIL" in proc.stdout
+    assert "add up to" in proc.stdout
 
 
 def test_cli_unknown_ruleset_exits_nonzero() -> None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from app.engine.errors import InvalidInput, RulesetError
 from app.engine.formula import FormulaZeroDivision
 from app.engine.ruleset import Ruleset
-from app.engine.scoring import Assessment, IndicatorResult, to_dict
+from app.engine.scoring import Assessment, to_dict
 
 D = Decimal
 Make = Callable[..., Ruleset]
 Run = Callable[..., Assessment]
-ByCode = Callable[[Assessment, str], IndicatorResult]
+Found = Any  # conftest.Found: an IndicatorResult plus ``shown`` (its to_dict node)
+ByCode = Callable[[Assessment, str], Found]
 
 
 def leaf(rule: str, *, code: str = "1", name: str = "指标", points: str = "10", extra: str = "") -> str:
@@ -34,9 +36,21 @@ def leaf(rule: str, *, code: str = "1", name: str = "指标", points: str = "10"
     )
 
 
-def deductions(r: IndicatorResult) -> list[tuple[Decimal, str, str]]:
-    assert r.outcome is not None
-    return r.outcome.deductions
+def shown(r: Found) -> dict[str, Any]:
+    """The indicator as the API/CLI show it (to_dict's shape): no dependence on Outcome internals."""
+    return r.shown
+
+
+def deductions(r: Found) -> list[tuple[Decimal, str, str]]:
+    return [(D(x["points"]), x["reason"], x["source"]) for x in shown(r)["deductions"]]
+
+
+def values(r: Found) -> list[tuple[str, str]]:
+    return [(v["name"], v["value"]) for v in shown(r)["values"]]
+
+
+def messages(r: Found) -> list[str]:
+    return list(shown(r)["messages"])
 
 
 # --------------------------------------------------------------------------- rate
@@ -52,11 +66,13 @@ def test_rate_truncates_under_rounding_down(make_ruleset: Make, run: Run, by_cod
     rs = make_ruleset(leaf(PROCUREMENT_RATE, points="1"), total="1", mode="down")
     a = run(rs, SEED_001_PROCUREMENT)
     r = by_code(a, "1.1")
-    assert r.score == D("0.97") and r.status == "scored"
+    assert r.score == D("0.97")
+    assert r.status == "scored"
     assert deductions(r) == [(D("0.03"), "政府采购执行率97.66%，扣0.03分", "computed")]
-    assert r.outcome is not None and r.outcome.values == [("政府采购执行率", "97.66%")]
-    assert r.outcome.inputs == {"procurement_actual": D("318.98"), "procurement_planned": D("326.61")}
-    assert a.status == "complete" and a.total == D("0.97")
+    assert values(r) == [("政府采购执行率", "97.66%")]
+    assert shown(r)["inputs"] == {"procurement_actual": "318.98", "procurement_planned": "326.61"}
+    assert a.status == "complete"
+    assert a.total == D("0.97")
 
 
 def test_rate_rounds_half_up_when_asked(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
@@ -69,9 +85,11 @@ def test_rate_rounds_half_up_when_asked(make_ruleset: Make, run: Run, by_code: B
 def test_rate_full_and_zero_if(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf(PROCUREMENT_RATE, points="2"), total="2")
     full = by_code(run(rs, {"procurement_planned": 100, "procurement_actual": 100}), "1.1")
-    assert full.score == D(2) and deductions(full) == []
+    assert full.score == D(2)
+    assert deductions(full) == []
     over = by_code(run(rs, {"procurement_planned": 100, "procurement_actual": "100.01"}), "1.1")
-    assert over.score == D(0) and over.status == "scored"
+    assert over.score == D(0)
+    assert over.status == "scored"
     assert deductions(over) == [(D(2), "实际采购金额大于采购计划金额，本项得0分", "computed")]
 
 
@@ -99,7 +117,8 @@ def test_rate_cap_above_one_is_capped_at_points_with_warning(make_ruleset: Make,
 def test_rate_negative_is_zero(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf("{kind: rate, formula: (revenue_final - revenue_adjusted_budget) / revenue_adjusted_budget}"))
     r = by_code(run(rs, {"revenue_final": 50, "revenue_adjusted_budget": 100}), "1.1")
-    assert r.score == D(0) and r.status == "scored"
+    assert r.score == D(0)
+    assert r.status == "scored"
 
 
 def test_rate_zero_denominator_needs_judgment(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
@@ -107,24 +126,27 @@ def test_rate_zero_denominator_needs_judgment(make_ruleset: Make, run: Run, by_c
     facts = {"procurement_planned": 0, "procurement_actual": 0}
     a = run(rs, facts)
     r = by_code(a, "1.1")
-    assert r.score is None and r.computed is None
+    assert r.score is None
+    assert r.computed is None
     assert r.status == "judgment_pending"
-    assert r.outcome is not None
-    assert any("分母为0" in m and "无法计算" in m for m in r.outcome.messages)
+    assert any("分母为0" in m and "无法计算" in m for m in messages(r))
     assert a.missing_answers == ["1.1"]
-    assert a.status == "incomplete" and a.grade is None
+    assert a.status == "incomplete"
+    assert a.grade is None
     # The evaluator answers it like a judgment.
     answered = run(rs, facts, {"1.1": {"score": "0.6", "reason": "无采购计划，按实际情况判定"}})
     r = by_code(answered, "1.1")
-    assert r.score == D("0.6") and r.status == "scored"
+    assert r.score == D("0.6")
+    assert r.status == "scored"
     assert deductions(r) == [(D("0.4"), "无采购计划，按实际情况判定", "evaluator")]
-    assert answered.status == "complete" and answered.grade is not None
+    assert answered.status == "complete"
+    assert answered.grade is not None
 
 
 def test_rate_display_number(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf("{kind: rate, name: 比值, formula: revenue_final / revenue_adjusted_budget, display: number}"))
     r = by_code(run(rs, {"revenue_final": 1, "revenue_adjusted_budget": 4}), "1.1")
-    assert r.outcome is not None and r.outcome.values == [("比值", "0.25")]
+    assert values(r) == [("比值", "0.25")]
     assert r.score == D("2.5")
 
 
@@ -180,16 +202,19 @@ def test_bands_judgment_band(make_ruleset: Make, run: Run, by_code: ByCode) -> N
     facts = {"satisfaction_rate": "75%"}
     pending = run(rs, facts)
     r = by_code(pending, "1.1")
-    assert r.status == "judgment_pending" and r.score is None
+    assert r.status == "judgment_pending"
+    assert r.score is None
     assert pending.missing_answers == ["1.1"]
-    assert r.outcome is not None and any("评价人视情评分" in m for m in r.outcome.messages)
+    assert any("评价人视情评分" in m for m in messages(r))
     # Within the band's upper bound: adopted.
     r = by_code(run(rs, facts, {"1.1": {"score": 2.5, "reason": "部分群众不满意"}}), "1.1")
-    assert r.status == "scored" and r.score == D("2.5")
+    assert r.status == "scored"
+    assert r.score == D("2.5")
     # Above the band's bound (3) though within the points (5): still pending, with a message.
     over = by_code(run(rs, facts, {"1.1": {"score": 4, "reason": "r"}}), "1.1")
-    assert over.status == "judgment_pending" and over.score is None
-    assert over.outcome is not None and any("超过该档上限3分" in m for m in over.outcome.messages)
+    assert over.status == "judgment_pending"
+    assert over.score is None
+    assert any("超过该档上限3分" in m for m in messages(over))
     # Outside the judgment band the answer is not needed.
     assert by_code(run(rs, {"satisfaction_rate": "95%"}), "1.1").score == D(5)
 
@@ -198,7 +223,7 @@ def test_bands_value_in_no_band_needs_judgment(make_ruleset: Make, run: Run, by_
     rs = make_ruleset(leaf(JUDGMENT_BANDS, points="5"), total="5")
     r = by_code(run(rs, {"satisfaction_rate": "50%"}), "1.1")
     assert r.status == "judgment_pending"
-    assert r.outcome is not None and any("不在任何评分档内" in m for m in r.outcome.messages)
+    assert any("不在任何评分档内" in m for m in messages(r))
 
 
 def test_bands_zero_denominator_needs_judgment(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
@@ -238,7 +263,9 @@ FINDINGS = "{kind: deduction, per: 1, finding: 预算编制不符合要求}"
 def test_deduction_findings_answer(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf(FINDINGS, points="5"), total="5")
     none = by_code(run(rs, {}, {"1.1": {"findings": []}}), "1.1")
-    assert none.score == D(5) and none.status == "scored" and deductions(none) == []
+    assert none.score == D(5)
+    assert none.status == "scored"
+    assert deductions(none) == []
     two = by_code(run(rs, {}, {"1.1": {"findings": ["未做事前评估", "项目库未更新"]}}), "1.1")
     assert two.score == D(3)
     assert deductions(two) == [
@@ -254,8 +281,11 @@ def test_deduction_findings_missing_is_pending(make_ruleset: Make, run: Run, by_
     rs = make_ruleset(leaf(FINDINGS, points="5"), total="5")
     a = run(rs)
     r = by_code(a, "1.1")
-    assert r.status == "judgment_pending" and r.score is None
-    assert a.missing_answers == ["1.1"] and a.status == "incomplete" and a.grade is None
+    assert r.status == "judgment_pending"
+    assert r.score is None
+    assert a.missing_answers == ["1.1"]
+    assert a.status == "incomplete"
+    assert a.grade is None
 
 
 def test_deduction_findings_must_be_a_list_of_text(make_ruleset: Make, run: Run) -> None:
@@ -347,8 +377,7 @@ def test_quarterly_004_numbers(make_ruleset: Make, run: Run, by_code: ByCode) ->
     r = by_code(run(rs, SEED_004_PROGRESS), "1.1")
     # 1×(0.6036 + 0.635 + 0.678933 + 0.9771) + 2×0.723658 = 4.3419 → 4.34
     assert r.score == D("4.34")
-    assert r.outcome is not None
-    assert r.outcome.values == [
+    assert values(r) == [
         ("一季度预算执行率", "60.36%"),
         ("二季度预算执行率", "63.50%"),
         ("三季度预算执行率", "67.89%"),
@@ -384,7 +413,8 @@ def test_quarterly_missing_quarter(make_ruleset: Make, run: Run, by_code: ByCode
     del facts["budget_progress_q3"]
     a = run(rs, facts)
     r = by_code(a, "1.1")
-    assert r.status == "missing_facts" and r.score is None
+    assert r.status == "missing_facts"
+    assert r.score is None
     assert a.missing_facts == ["budget_progress_q3"]
 
 
@@ -406,7 +436,8 @@ def test_cohort_relative(make_ruleset: Make, run: Run, by_code: ByCode, in_use: 
     rs = make_ruleset(leaf(COHORT, points="2"), total="2")
     facts = {"fixed_assets_in_use": in_use, "fixed_assets_total": 100, "fixed_asset_utilization_cohort_mean": mean}
     r = by_code(run(rs, facts), "1.1")
-    assert r.status == "scored" and r.score == D(expected)
+    assert r.status == "scored"
+    assert r.score == D(expected)
     if expected != "2":
         assert deductions(r) == [(D("1.5"), "固定资产利用率84.00%，低于同类单位均值85.00%，扣1.5分", "computed")]
 
@@ -446,7 +477,8 @@ def test_composite_sums_parts(make_ruleset: Make, run: Run, by_code: ByCode) -> 
     facts = {**SEED_001_PROCUREMENT, "financial_violation": False}
     a = run(rs, facts, {"1.1/policy": {"score": "0.5", "reason": "落实不到位"}})
     r = by_code(a, "1.1")
-    assert r.status == "scored" and r.score == D("1.47")
+    assert r.status == "scored"
+    assert r.score == D("1.47")
     assert deductions(r) == [
         (D("0.03"), "政府采购执行率：政府采购执行率97.66%，扣0.03分", "computed"),
         (D("0.5"), "政策功能：落实不到位", "evaluator"),
@@ -458,7 +490,8 @@ def test_composite_zero_if_zeroes_whole_indicator(make_ruleset: Make, run: Run, 
     facts = {**SEED_001_PROCUREMENT, "financial_violation": True}
     a = run(rs, facts, {"1.1/policy": {"score": 1}})
     r = by_code(a, "1.1")
-    assert r.status == "scored" and r.score == D(0)
+    assert r.status == "scored"
+    assert r.score == D(0)
     assert deductions(r) == [(D(2), "发生违规支出，本项指标得0分", "computed")]
     assert a.status == "complete"
 
@@ -467,7 +500,8 @@ def test_composite_pending_part(make_ruleset: Make, run: Run, by_code: ByCode) -
     rs = make_ruleset(leaf(COMPOSITE, points="2"), total="2")
     a = run(rs, {**SEED_001_PROCUREMENT, "financial_violation": False})
     r = by_code(a, "1.1")
-    assert r.status == "judgment_pending" and r.score is None
+    assert r.status == "judgment_pending"
+    assert r.score is None
     assert a.missing_answers == ["1.1/policy"]
 
 
@@ -475,7 +509,8 @@ def test_composite_missing_zero_if_fact(make_ruleset: Make, run: Run, by_code: B
     rs = make_ruleset(leaf(COMPOSITE, points="2"), total="2")
     a = run(rs, SEED_001_PROCUREMENT, {"1.1/policy": {"score": 1}})
     r = by_code(a, "1.1")
-    assert r.status == "missing_facts" and r.score is None
+    assert r.status == "missing_facts"
+    assert r.score is None
     assert a.missing_facts == ["financial_violation"]
 
 
@@ -497,7 +532,8 @@ CHECKLIST = """
 def test_checklist_true_false_partial(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf(CHECKLIST, points="3"), total="3")
     all_met = by_code(run(rs, {"classified_unit": True}, {"1.1/1": True, "1.1/2": True}), "1.1")
-    assert all_met.score == D(3) and all_met.status == "scored"
+    assert all_met.score == D(3)
+    assert all_met.status == "scored"
     a = run(rs, {"classified_unit": False}, {"1.1/1": False, "1.1/2": {"score": "0.5", "reason": "部分制度未执行"}})
     r = by_code(a, "1.1")
     assert r.score == D("0.5")
@@ -506,7 +542,7 @@ def test_checklist_true_false_partial(make_ruleset: Make, run: Run, by_code: ByC
         (D(1), "执行有效：部分制度未执行", "evaluator"),
         (D("0.5"), "涉密单位按规定不公开：未达到", "computed"),
     ]
-    assert r.outcome is not None and r.outcome.inputs == {"classified_unit": False}
+    assert shown(r)["inputs"] == {"classified_unit": False}
     # {met: false, reason} carries the reason into the deduction.
     r = by_code(run(rs, {"classified_unit": True}, {"1.1/1": {"met": False, "reason": "缺内控制度"}, "1.1/2": True}), "1.1")
     assert r.score == D(2)
@@ -517,7 +553,8 @@ def test_checklist_missing_items_pending(make_ruleset: Make, run: Run, by_code: 
     rs = make_ruleset(leaf(CHECKLIST, points="3"), total="3")
     a = run(rs, {"classified_unit": True}, {"1.1/1": True})
     r = by_code(a, "1.1")
-    assert r.status == "judgment_pending" and r.score is None
+    assert r.status == "judgment_pending"
+    assert r.score is None
     assert a.missing_answers == ["1.1/2"]
 
 
@@ -555,9 +592,11 @@ def test_judgment(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     assert r.score == D(22)
     assert deductions(r) == [(D(3), "仍有提升空间", "evaluator")]
     full = by_code(run(rs, {}, {"1.1": 25}), "1.1")  # a bare number is a score
-    assert full.score == D(25) and deductions(full) == []
+    assert full.score == D(25)
+    assert deductions(full) == []
     pending = run(rs)
-    assert by_code(pending, "1.1").status == "judgment_pending" and pending.missing_answers == ["1.1"]
+    assert by_code(pending, "1.1").status == "judgment_pending"
+    assert pending.missing_answers == ["1.1"]
 
 
 # --------------------------------------------------------------------------- not applicable
@@ -586,13 +625,18 @@ def test_not_applicable_transfers_points(make_ruleset: Make, run: Run, by_code: 
     a = run(rs, {"has_transfer_payments": False}, {"1.1": {"score": 3, "reason": "公开不及时"}})
     na = by_code(a, "1.2")
     assert na.status == "not_applicable"
-    assert na.points == D(0) and na.score == D(0)
-    assert na.note is not None and "6分调整至1.1" in na.note
+    assert na.points == D(0)
+    assert na.score == D(0)
+    assert na.note is not None
+    assert "6分调整至1.1" in na.note
     target = by_code(a, "1.1")
     assert target.points == D(10)  # 4 + 6 transferred
     assert target.score == D("7.5")  # 3 of 4, scaled to 10
-    assert target.note is not None and "承接不适用指标1.2的6分" in target.note
-    assert a.status == "complete" and a.total == D("7.5") and a.grade == "差"
+    assert target.note is not None
+    assert "承接不适用指标1.2的6分" in target.note
+    assert a.status == "complete"
+    assert a.total == D("7.5")
+    assert a.grade == "差"
     d = to_dict(a)
     assert d["indicators"][0]["points_available"] == "10"
     assert d["indicators"][0]["children"][0]["points_available"] == "10"
@@ -601,8 +645,10 @@ def test_not_applicable_transfers_points(make_ruleset: Make, run: Run, by_code: 
 def test_not_applicable_condition_false_scores_normally(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(NA_TREE)
     a = run(rs, {"has_transfer_payments": True}, {"1.1": {"score": 3, "reason": "r"}, "1.2": 6})
-    assert by_code(a, "1.1").points == D(4) and by_code(a, "1.1").score == D(3)
-    assert by_code(a, "1.2").status == "scored" and by_code(a, "1.2").score == D(6)
+    assert by_code(a, "1.1").points == D(4)
+    assert by_code(a, "1.1").score == D(3)
+    assert by_code(a, "1.2").status == "scored"
+    assert by_code(a, "1.2").score == D(6)
     assert a.total == D(9)
 
 
@@ -610,17 +656,22 @@ def test_not_applicable_condition_fact_missing(make_ruleset: Make, run: Run, by_
     rs = make_ruleset(NA_TREE)
     a = run(rs, {}, {"1.1": 4})
     r = by_code(a, "1.2")
-    assert r.status == "missing_facts" and r.score is None
+    assert r.status == "missing_facts"
+    assert r.score is None
     assert a.missing_facts == ["has_transfer_payments"]
-    assert a.status == "incomplete" and a.grade is None
+    assert a.status == "incomplete"
+    assert a.grade is None
     # The evaluator may settle it: not_applicable: false means "applicable, score it".
     b = run(rs, {}, {"1.1": 4, "1.2": {"score": 6, "not_applicable": False}})
-    assert by_code(b, "1.2").status == "scored" and b.status == "complete"
+    assert by_code(b, "1.2").status == "scored"
+    assert b.status == "complete"
     # Or declare it not applicable.
     c = run(rs, {}, {"1.1": 4, "1.2": {"not_applicable": True, "reason": "本部门无转移支付"}})
     assert by_code(c, "1.2").status == "not_applicable"
-    assert by_code(c, "1.1").points == D(10) and by_code(c, "1.1").score == D(10)
-    assert c.total == D(10) and c.status == "complete"
+    assert by_code(c, "1.1").points == D(10)
+    assert by_code(c, "1.1").score == D(10)
+    assert c.total == D(10)
+    assert c.status == "complete"
 
 
 @pytest.mark.xfail(
@@ -657,10 +708,13 @@ def test_adjustments_bonus_cap_and_total_clamp(make_ruleset: Make, run: Run) -> 
     a = run(rs, {}, {"1.1": {"score": 9, "reason": "r"}, "+1": {"events": ["表彰一", "表彰二", "表彰三", "表彰四"]}})
     codes = [w["code"] for w in a.warnings]
     assert "adjustment_capped" in codes
-    assert a.adjustments_total == D(3) and a.base_total == D(9)
+    assert a.adjustments_total == D(3)
+    assert a.base_total == D(9)
     assert a.total == D(10)  # 12 clamped to the bounds' max
     clamped = [w for w in a.warnings if w["code"] == "total_clamped"]
-    assert len(clamped) == 1 and "12" in clamped[0]["message"] and "上限" in clamped[0]["message"]
+    assert len(clamped) == 1
+    assert "12" in clamped[0]["message"]
+    assert "上限" in clamped[0]["message"]
     bonus = a.adjustments[0]
     assert (bonus.count, bonus.points, bonus.reasons) == (4, D(3), ["表彰一", "表彰二", "表彰三", "表彰四"])
 
@@ -679,7 +733,9 @@ def test_adjustments_penalty_clamped_at_min(make_ruleset: Make, run: Run) -> Non
     a = run(rs, {}, {"1.1": {"score": 2, "reason": "r"}, "-1": {"count": 3}})
     assert a.total == D(0)
     clamped = [w for w in a.warnings if w["code"] == "total_clamped"]
-    assert len(clamped) == 1 and "-4" in clamped[0]["message"] and "下限" in clamped[0]["message"]
+    assert len(clamped) == 1
+    assert "-4" in clamped[0]["message"]
+    assert "下限" in clamped[0]["message"]
 
 
 def test_adjustment_count_must_be_whole(make_ruleset: Make, run: Run) -> None:
@@ -697,11 +753,14 @@ def test_override_keeps_computed_and_adopted(make_ruleset: Make, run: Run, by_co
     a = run(rs, SEED_001_PROCUREMENT, overrides={"1.1": {"score": 1, "reason": "采购计划中途调减，按实际计划计"}})
     r = by_code(a, "1.1")
     assert r.status == "overridden"
-    assert r.score == D(1) and r.computed == D("0.97")
-    assert a.total == D(1) and a.status == "complete"
+    assert r.score == D(1)
+    assert r.computed == D("0.97")
+    assert a.total == D(1)
+    assert a.status == "complete"
     d = to_dict(a)["indicators"][0]["children"][0]
     assert d["status"] == "overridden"
-    assert d["score"] == "1" and d["computed_score"] == "0.97"
+    assert d["score"] == "1"
+    assert d["computed_score"] == "0.97"
     assert d["override"] == {"score": "1", "reason": "采购计划中途调减，按实际计划计"}
     assert d["deductions"] == []
     assert d["computed_deductions"] == [{"points": "0.03", "reason": "政府采购执行率97.66%，扣0.03分", "source": "computed"}]
@@ -718,8 +777,11 @@ def test_override_completes_missing_facts(make_ruleset: Make, run: Run, by_code:
     rs = make_ruleset(leaf(PROCUREMENT_RATE, points="1"), total="1")
     a = run(rs, {}, overrides={"1.1": {"score": "0.9", "reason": "报告未给出采购金额，采用评分表得分"}})
     r = by_code(a, "1.1")
-    assert r.status == "overridden" and r.score == D("0.9") and r.computed is None
-    assert a.status == "complete" and a.missing_facts == []
+    assert r.status == "overridden"
+    assert r.score == D("0.9")
+    assert r.computed is None
+    assert a.status == "complete"
+    assert a.missing_facts == []
     assert to_dict(a)["indicators"][0]["children"][0]["computed_score"] is None
 
 
@@ -744,7 +806,8 @@ def test_override_cannot_exceed_points_available(make_ruleset: Make, run: Run, b
     except InvalidInput:
         return  # refusing it is fine too
     r = by_code(a, "1.1")
-    assert r.score is not None and r.score <= r.points, f"1.1 scores {r.score} of {r.points}"
+    assert r.score is not None
+    assert r.score <= r.points, f"1.1 scores {r.score} of {r.points}"
 
 
 @pytest.mark.xfail(
@@ -756,9 +819,11 @@ def test_override_cannot_exceed_points_available(make_ruleset: Make, run: Run, b
 def test_top_level_leaf_override_is_complete(make_ruleset: Make, run: Run) -> None:
     rs = make_ruleset('  - {code: "1", name: 唯一指标, points: 10, rule: {kind: judgment}}\n')
     answered = run(rs, {}, {"1": 10})
-    assert answered.status == "complete" and answered.grade == "优"  # control: works when scored
+    assert answered.status == "complete"
+    assert answered.grade == "优"
     a = run(rs, {}, overrides={"1": {"score": 9, "reason": "r"}})
-    assert a.status == "complete" and a.grade == "优"
+    assert a.status == "complete"
+    assert a.grade == "优"
 
 
 # --------------------------------------------------------------------------- missing facts, never a silent 0
@@ -786,15 +851,20 @@ def test_missing_facts_are_listed_never_zero(make_ruleset: Make, run: Run, by_co
     rs = make_ruleset(tree)
     a = run(rs, {"procurement_planned": 100}, {"1.3": 4})
     r11, r12 = by_code(a, "1.1"), by_code(a, "1.2")
-    assert r11.status == "missing_facts" and r11.score is None and r11.computed is None
-    assert r11.outcome is not None and r11.outcome.missing_facts == ["procurement_actual"]
-    assert r12.status == "missing_facts" and r12.score is None
+    assert r11.status == "missing_facts"
+    assert r11.score is None
+    assert r11.computed is None
+    assert shown(r11)["missing_facts"] == ["procurement_actual"]
+    assert r12.status == "missing_facts"
+    assert r12.score is None
     assert a.missing_facts == ["procurement_actual", "satisfaction_rate"]
-    assert a.status == "incomplete" and a.grade is None
+    assert a.status == "incomplete"
+    assert a.grade is None
     assert a.total == D(4)  # the sum of what could be scored
     assert by_code(a, "1").status == "missing_facts"
     d = to_dict(a)
-    assert d["status"] == "incomplete" and d["grade"] is None
+    assert d["status"] == "incomplete"
+    assert d["grade"] is None
     assert d["indicators"][0]["children"][0]["score"] is None
     assert d["indicators"][0]["children"][0]["points_lost"] is None
     assert [w["code"] for w in d["warnings"]] == ["incomplete"]
@@ -841,7 +911,8 @@ def test_answer_for_unknown_address_is_a_warning(make_ruleset: Make, run: Run) -
     a = run(rs, {}, {"1.1": 10, "9.9.9": {"score": 1}})
     assert a.status == "complete"
     ignored = [w for w in a.warnings if w["code"] == "answer_ignored"]
-    assert len(ignored) == 1 and "9.9.9" in ignored[0]["message"]
+    assert len(ignored) == 1
+    assert "9.9.9" in ignored[0]["message"]
 
 
 def test_rule_points_must_match_indicator(make_ruleset: Make) -> None:
