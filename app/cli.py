@@ -1,6 +1,7 @@
 """Command line: score submission files offline and inspect rulesets.
 
-    jixiao score FILE --ruleset NAME@VERSION [--format json|table]
+    jixiao score FILE --ruleset NAME@VERSION [--format json|table|csv|html] [-o FILE]
+    jixiao score FILE --ruleset NAME@VERSION --format xlsx -o FILE.xlsx
     jixiao rulesets list | show NAME@VERSION | validate [FILE ...]
 """
 
@@ -29,6 +30,9 @@ app.add_typer(rulesets_app, name="rulesets")
 class Format(str, Enum):
     json = "json"
     table = "table"
+    xlsx = "xlsx"  # the official 评分表 as a workbook (needs -o)
+    csv = "csv"  # one row per indicator, UTF-8 with BOM
+    html = "html"  # the printable 评分表 page
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -51,7 +55,11 @@ def score_cmd(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format")] = Format.json,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
 ) -> None:
-    """Score a submission file offline (no database) and print the assessment."""
+    """Score a submission file offline (no database) and print the assessment.
+
+    xlsx, csv and html give the official 评分表 (the same reports as the API's report.* routes)."""
+    if fmt is Format.xlsx and output is None:
+        _fail("--format xlsx writes a workbook: give the file with -o/--output, e.g. -o 评分表.xlsx")
     reg = _registry()
     try:
         sub = load_submission_file(file)
@@ -80,12 +88,42 @@ def score_cmd(
             **to_dict(assessment, reg.vocabulary),
         }
         text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    elif fmt in (Format.xlsx, Format.csv, Format.html):
+        _write(output, _report(fmt, assessment, reg, sub))
+        return
     else:
         text = render_table(assessment, sub.unit.get("name", ""), sub.fiscal_year)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _report(fmt: Format, assessment: Any, reg: RulesetRegistry, sub: Any) -> bytes:
+    """The 评分表 of an offline assessment in the report formats (see app.reports)."""
+    from app.reports import header_from_result, render_csv, render_html, render_xlsx
+
+    result = json.loads(json.dumps(to_dict(assessment, reg.vocabulary), ensure_ascii=False, default=str))
+    labels = {key: f.name for key, f in reg.vocabulary.facts.items()}
+    unit = sub.unit or {}
+    header = header_from_result(
+        result, unit_name=str(unit.get("name") or ""), unit_code=unit.get("code"), region=unit.get("region"),
+        fiscal_year=sub.fiscal_year, kind=sub.kind, evaluator=sub.evaluator,
+    )
+    if fmt is Format.xlsx:
+        return render_xlsx(result, assessment.ruleset, header, labels)
+    if fmt is Format.csv:
+        return render_csv(result, labels)
+    return render_html(result, assessment.ruleset, header, labels).encode("utf-8")
+
+
+def _write(output: Path | None, data: bytes) -> None:
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
 
 
 def render_table(assessment: Any, unit_name: str, year: int) -> str:
@@ -104,7 +142,7 @@ def render_table(assessment: Any, unit_name: str, year: int) -> str:
                 lines.append(f"{'':<54}覆盖：{r.override.reason}（计算值 {'—' if r.computed is None else fmt(r.computed)}）")
             elif r.outcome is not None:
                 for lost, reason, _src in r.outcome.deductions or []:
-                    lines.append(f"{'':<54}-{fmt(lost)} {reason}")
+                    lines.append(f"{'':<54}-{fmt(lost)} {reason!s}")
                 if r.outcome.missing_facts:
                     lines.append(f"{'':<54}缺少数据：{', '.join(r.outcome.missing_facts)}")
                 if r.outcome.missing_answers:

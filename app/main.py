@@ -17,6 +17,7 @@ from app.api.idempotency import IdempotencyMiddleware
 from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import BatchItem
 from app.engine import builtin_registry
+from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
 from app.submissions.endpoints import router as submissions_router
@@ -53,6 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(units_router)
     app.include_router(submissions_router)
     app.include_router(assessments_router)
+    app.include_router(reports_router)
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:

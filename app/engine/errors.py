@@ -32,3 +32,11 @@ class RulesetError(ValueError):
         self.source = source
         self.problems = problems
         super().__init__("\n".join(f"{source}: {p.message}" for p in problems))
+
+
+class FormulaError(ValueError):
+    """A formula that does not parse or uses something not allowed."""
+
+
+class FormulaZeroDivision(ArithmeticError):
+    """A division by zero while evaluating a formula."""

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.engine.errors import FormulaError, FormulaZeroDivision
+
+__all__ = ["Formula", "FormulaError", "FormulaZeroDivision", "parse"]
+
 Value = Decimal | bool
 Facts = Mapping[str, Any]
 Evaluator = Callable[[Facts], Any]
@@ -23,14 +27,6 @@ Evaluator = Callable[[Facts], Any]
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*%")
 _FUNCS = {"min", "max", "abs"}
 _NAMES = {"true": True, "false": False, "True": True, "False": False}
-
-
-class FormulaError(ValueError):
-    """A formula that does not parse or uses something not allowed."""
-
-
-class FormulaZeroDivision(ArithmeticError):
-    """A division by zero while evaluating a formula."""
 
 
 @dataclass(frozen=True, slots=True)

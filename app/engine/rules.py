@@ -56,6 +56,62 @@ def pct(ratio: Decimal) -> str:
     return format((ratio * HUNDRED).quantize(PCT_Q, ROUND_HALF_UP), "f") + "%"
 
 
+class Text:
+    """A reason rendered on demand: scoring stays cheap, explanations are built when shown."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: Callable[..., str], *args: Any) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __str__(self) -> str:
+        return self.fn(*self.args)
+
+
+def _show(value: Decimal, percent: bool) -> str:
+    return pct(value) if percent else fmt(value)
+
+
+def _rate_reason(label: str, rate: Decimal, percent: bool, lost: Decimal) -> str:
+    return f"{label}{_show(rate, percent)}，扣{fmt(lost)}分"
+
+
+def _band_reason(label: str, value: Decimal, percent: bool, band: Band, points: Decimal) -> str:
+    return f"{label}{_show(value, percent)}（{band.text(percent)}），得{fmt(band.score)}分，扣{fmt(points - band.score)}分"
+
+
+def _count_reason(finding: str, n: Decimal, per: Decimal, lost: Decimal) -> str:
+    return f"{finding}{fmt(n)}项，每项扣{fmt(per)}分，扣{fmt(lost)}分"
+
+
+def _finding_reason(reason: str, take: Decimal) -> str:
+    return f"{reason}，扣{fmt(take)}分"
+
+
+def _step_reason(label: str, value: Decimal, percent: bool, threshold: Decimal, step: Decimal, per: Decimal,
+                 lost: Decimal) -> str:
+    return (f"{label}{_show(value, percent)}，超过{_show(threshold, percent)}，每{_show(step, percent)}"
+            f"扣{fmt(per)}分，扣{fmt(lost)}分")
+
+
+def _quarter_reason(ratios: list[Decimal], avg: Decimal, lost: Decimal) -> str:
+    return f"季度预算执行率{'/'.join(pct(r) for r in ratios)}，全年平均执行率{pct(avg)}，扣{fmt(lost)}分"
+
+
+def _cohort_reason(label: str, value: Decimal, mean: Decimal, lost: Decimal) -> str:
+    relation = "不低于" if value >= mean else "低于"
+    return f"{label}{pct(value)}，{relation}同类单位均值{pct(mean)}，扣{fmt(lost)}分"
+
+
+def _item_reason(text: str, why: str) -> str:
+    return f"{text}：{why}"
+
+
+def _part_reason(name: str, reason: str | Text) -> str:
+    return f"{name}：{reason}"
+
+
 @dataclass(slots=True)
 class Answer:
     """An evaluator's answer for one address (indicator code or code/key)."""
@@ -66,7 +122,8 @@ class Answer:
     findings: list[str] | None = None
     count: Decimal | None = None
     events: list[str] | None = None
-    not_applicable: bool = False
+    #: True: not applicable; False: the evaluator says it applies; None: not said
+    not_applicable: bool | None = None
 
 
 @dataclass(slots=True)
@@ -95,7 +152,7 @@ class Outcome:
         #: (label, value, is_percent)
         self.values: list[tuple[str, Decimal, bool]] | None = None
         #: (points lost, reason, source)
-        self.deductions: list[tuple[Decimal, str, str]] | None = None
+        self.deductions: list[tuple[Decimal, str | Text, str]] | None = None
         self.missing_facts = missing_facts
         self.missing_answers: list[str] | None = None
         self.messages: list[str] | None = None
@@ -105,7 +162,7 @@ class Outcome:
             self.values = []
         self.values.append((label, value, percent))
 
-    def deduct(self, lost: Decimal, reason: str, source: str) -> None:
+    def deduct(self, lost: Decimal, reason: str | Text, source: str) -> None:
         if self.deductions is None:
             self.deductions = []
         self.deductions.append((lost, reason, source))
@@ -137,7 +194,10 @@ def _dec(spec: Mapping[str, Any], key: str, path: str, default: Decimal | None =
             raise RuleSpecError(f"{path}/{key}", f"'{key}': {exc}") from None
         if f.names or f.is_boolean:
             raise RuleSpecError(f"{path}/{key}", f"'{key}' must be a constant number")
-        value = f({})
+        try:
+            value = f({})
+        except FormulaZeroDivision:
+            raise RuleSpecError(f"{path}/{key}", f"'{key}' divides by zero") from None
     if not isinstance(value, Decimal):
         value = Decimal(value)
     return value
@@ -318,7 +378,7 @@ class Checklist(Rule):
                 if met:
                     score += it.points
                 else:
-                    out.deduct(*(it.points, f"{it.text}：未达到", "computed"))
+                    out.deduct(it.points, Text(_item_reason, it.text, "未达到"), "computed")
                 continue
             item_addr = addr + "/" + it.key
             a = ctx.answers.get(item_addr)
@@ -330,7 +390,7 @@ class Checklist(Rule):
             score += got
             if got < it.points:
                 why = a.reason or "未达到"
-                out.deduct(*(it.points - got, f"{it.text}：{why}", "evaluator"))
+                out.deduct(it.points - got, Text(_item_reason, it.text, why), "evaluator")
         if out.missing_facts:
             out.status, out.score = MISSING_FACTS, None
         elif out.missing_answers:
@@ -368,12 +428,12 @@ class Rate(Rule):
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
         out = Outcome(None, input_names=self.names)
-        for z in self.zero_if:
-            if z.when(facts):
-                out.score = ZERO
-                out.deduct(*(self.points, z.reason, "computed"))
-                return out
         try:
+            for z in self.zero_if:
+                if z.when(facts):
+                    out.score = ZERO
+                    out.deduct(self.points, z.reason, "computed")
+                    return out
             rate = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
@@ -382,8 +442,8 @@ class Rate(Rule):
         score = ctx.round(raw)
         out.score = score
         if score < self.points:
-            shown = pct(rate) if self.percent else fmt(rate)
-            out.deduct(*(self.points - score, f"{self.label}{shown}，扣{fmt(self.points - score)}分", "computed"))
+            out.deduct(self.points - score, Text(_rate_reason, self.label, rate, self.percent, self.points - score),
+                       "computed")
         return out
 
 
@@ -395,6 +455,28 @@ class Band:
     lte: Decimal | None
     score: Decimal
     judgment: bool
+
+    def compile(self) -> Callable[[Decimal], bool]:
+        """A predicate with only the comparisons this band needs."""
+        checks: list[Callable[[Decimal], bool]] = []
+        if self.gt is not None:
+            gt = self.gt
+            checks.append(lambda v: v > gt)
+        if self.gte is not None:
+            gte = self.gte
+            checks.append(lambda v: v >= gte)
+        if self.lt is not None:
+            lt = self.lt
+            checks.append(lambda v: v < lt)
+        if self.lte is not None:
+            lte = self.lte
+            checks.append(lambda v: v <= lte)
+        if not checks:
+            return lambda v: True
+        if len(checks) == 1:
+            return checks[0]
+        a, b = checks[0], checks[1]
+        return lambda v: a(v) and b(v)
 
     def holds(self, v: Decimal) -> bool:
         return not (
@@ -462,11 +544,8 @@ class Bands(Rule):
             _check_keys(b, {"gt", "gte", "lt", "lte", "score", "judgment"}, p)
             if "gt" in b and "gte" in b or "lt" in b and "lte" in b:
                 raise RuleSpecError(p, "use one lower bound (gt or gte) and one upper bound (lt or lte)")
-            band = Band(
-                *(None if k not in b else _dec(b, k, p) for k in ("gt", "gte", "lt", "lte")),
-                score=_dec(b, "score", p),
-                judgment=bool(b.get("judgment", False)),
-            )
+            lo_gt, lo_gte, hi_lt, hi_lte = (None if k not in b else _dec(b, k, p) for k in ("gt", "gte", "lt", "lte"))
+            band = Band(lo_gt, lo_gte, hi_lt, hi_lte, _dec(b, "score", p), bool(b.get("judgment", False)))
             if band.score < 0 or band.score > points:
                 raise RuleSpecError(f"{p}/score", f"band score {fmt(band.score)} is outside [0, {fmt(points)}]")
             for j, other in enumerate(self.bands):
@@ -477,6 +556,7 @@ class Bands(Rule):
         for z in self.zero_if:
             names |= z.when.names
         self.facts = frozenset(names)
+        self._compiled = [(b, b.compile()) for b in self.bands]
 
     @property
     def formula_text(self) -> str:
@@ -488,34 +568,31 @@ class Bands(Rule):
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
         out = Outcome(None, input_names=self.names)
-        for z in self.zero_if:
-            if z.when(facts):
-                out.score = ZERO
-                out.deduct(*(self.points, z.reason, "computed"))
-                return out
         try:
+            for z in self.zero_if:
+                if z.when(facts):
+                    out.score = ZERO
+                    out.deduct(self.points, z.reason, "computed")
+                    return out
             value = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
         out.value(self.label, value, self.percent)
-        for band in self.bands:
-            if band.holds(value):
+        for band, holds in self._compiled:
+            if holds(value):
                 if band.score == self.points and not band.judgment:
                     out.score = band.score
                     return out
-                shown = pct(value) if self.percent else fmt(value)
                 if band.judgment:
+                    shown = pct(value) if self.percent else fmt(value)
                     return self._judged(
                         ctx, addr, band.score, out,
                         f"{self.label}{shown}（{band.text(self.percent)}），该档由评价人视情评分",
                     )
                 out.score = band.score
                 if band.score < self.points:
-                    out.deduct(*(
-                        self.points - band.score,
-                        f"{self.label}{shown}（{band.text(self.percent)}），得{fmt(band.score)}分，扣{fmt(self.points - band.score)}分",
-                        "computed",
-                    ))
+                    out.deduct(self.points - band.score,
+                               Text(_band_reason, self.label, value, self.percent, band, self.points), "computed")
                 return out
         shown = pct(value) if self.percent else fmt(value)
         return self._judged(ctx, addr, self.points, out, f"{self.label}{shown}不在任何评分档内，需评价人判定")
@@ -546,12 +623,17 @@ class Deduction(Rule):
             if missing:
                 return Outcome(None, MISSING_FACTS, missing_facts=missing)
             out.input_names = self.names
-            n = max(self.count(ctx.facts), ZERO)
+            try:
+                n = max(self.count(ctx.facts), ZERO)
+            except FormulaZeroDivision:
+                out.status = PENDING
+                out.note(f"{self.finding}数的公式分母为0，无法计算，需评价人以覆盖（override）给分")
+                return out
             out.value(f"{self.finding}数", n, False)
             lost = min(self.points, n * self.per)
             out.score = self.points - lost
             if lost:
-                out.deduct(*(lost, f"{self.finding}{fmt(n)}项，每项扣{fmt(self.per)}分，扣{fmt(lost)}分", "computed"))
+                out.deduct(lost, Text(_count_reason, self.finding, n, self.per, lost), "computed")
             return out
         a = ctx.answers.get(addr)
         if a is None or a.findings is None:
@@ -563,7 +645,7 @@ class Deduction(Rule):
         for reason in a.findings:
             take = min(self.per, remaining)
             if take:
-                out.deduct(*(take, f"{reason}，扣{fmt(take)}分", "evaluator"))
+                out.deduct(take, Text(_finding_reason, reason, take), "evaluator")
             remaining -= take
         out.value(f"{self.finding}数", Decimal(len(a.findings)), False)
         out.score = remaining
@@ -604,16 +686,15 @@ class StepDeduction(Rule):
         if missing:
             return Outcome(None, MISSING_FACTS, missing_facts=missing)
         out = Outcome(None, input_names=self.names)
-        for z in self.zero_if:
-            if z.when(facts):
-                out.score = ZERO
-                out.deduct(*(self.points, z.reason, "computed"))
-                return out
         try:
+            for z in self.zero_if:
+                if z.when(facts):
+                    out.score = ZERO
+                    out.deduct(self.points, z.reason, "computed")
+                    return out
             value = self.formula(facts)
         except FormulaZeroDivision:
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
-        show = pct if self.percent else fmt
         out.value(self.label, value, self.percent)
         excess = value - self.threshold
         if excess <= 0:
@@ -624,14 +705,12 @@ class StepDeduction(Rule):
             n = Decimal(math.floor(n))
         elif self.steps == "ceil":
             n = Decimal(math.ceil(n))
-        lost = ctx.round(min(self.points, n * self.per))
-        out.score = self.points - lost
+        # Rounding applies to the indicator's score (as everywhere), not to the deduction.
+        out.score = ctx.round(self.points - min(self.points, n * self.per))
+        lost = self.points - out.score
         if lost:
-            out.deduct(*(
-                lost,
-                f"{self.label}{show(value)}，超过{show(self.threshold)}，每{show(self.step)}扣{fmt(self.per)}分，扣{fmt(lost)}分",
-                "computed",
-            ))
+            out.deduct(lost, Text(_step_reason, self.label, value, self.percent, self.threshold, self.step,
+                                  self.per, lost), "computed")
         return out
 
 
@@ -696,11 +775,7 @@ class Quarterly(Rule):
         score = ctx.round(max(raw, ZERO))
         out.score = score
         if score < self.points:
-            out.deduct(*(
-                self.points - score,
-                f"季度预算执行率{'/'.join(pct(r) for r in ratios)}，全年平均执行率{pct(avg)}，扣{fmt(self.points - score)}分",
-                "computed",
-            ))
+            out.deduct(self.points - score, Text(_quarter_reason, ratios, avg, self.points - score), "computed")
         return out
 
 
@@ -746,12 +821,8 @@ class CohortRelative(Rule):
         else:
             out.score = self.below
         if out.score < self.points:
-            relation = "不低于" if value >= mean else "低于"
-            out.deduct(*(
-                self.points - out.score,
-                f"{self.label}{pct(value)}，{relation}同类单位均值{pct(mean)}，扣{fmt(self.points - out.score)}分",
-                "computed",
-            ))
+            out.deduct(self.points - out.score, Text(_cohort_reason, self.label, value, mean, self.points - out.score),
+                       "computed")
         return out
 
 
@@ -820,7 +891,13 @@ class Composite(Rule):
             if absent:
                 missing_facts.extend(absent)
                 continue
-            if z.when(facts):
+            try:
+                hit = bool(z.when(facts))
+            except FormulaZeroDivision:
+                out.status, out.score = PENDING, None
+                out.note(f"条件“{z.when.text}”的分母为0，无法判断，需评价人以覆盖（override）给分")
+                return out
+            if hit:
                 out.deduct(self.points, z.reason, "computed")
                 return out
         total = ZERO
@@ -832,7 +909,7 @@ class Composite(Rule):
                     out.value(*v)
             if sub.deductions:
                 for lost, reason, source in sub.deductions:
-                    out.deduct(lost, f"{part.name}：{reason}", source)
+                    out.deduct(lost, Text(_part_reason, part.name, reason), source)
             if sub.missing_facts:
                 missing_facts.extend(f for f in sub.missing_facts if f not in missing_facts)
             if sub.missing_answers:

@@ -72,20 +72,47 @@ class AdjustmentResult:
     reasons: list[str]
 
 
-@dataclass(slots=True)
 class Assessment:
-    ruleset: Ruleset
-    status: str
-    total: Decimal
-    base_total: Decimal
-    adjustments_total: Decimal
-    grade: str | None
-    indicators: list[IndicatorResult]
-    adjustments: list[AdjustmentResult]
-    warnings: list[dict[str, str]]
-    missing_facts: list[str]
-    missing_answers: list[str]
-    facts: dict[str, Any] = field(default_factory=dict)
+    """The result of scoring. The indicator tree (``indicators``) is built on first use:
+    scoring itself only computes numbers and statuses into flat rows."""
+
+    __slots__ = ("ruleset", "status", "total", "base_total", "adjustments_total", "grade", "adjustments",
+                 "warnings", "missing_facts", "missing_answers", "facts", "_rows", "_tree")
+
+    def __init__(self, *, ruleset: Ruleset, status: str, total: Decimal, base_total: Decimal,
+                 adjustments_total: Decimal, grade: str | None, rows: dict[str, tuple[Any, ...]],
+                 adjustments: list[AdjustmentResult], warnings: list[dict[str, str]], missing_facts: list[str],
+                 missing_answers: list[str], facts: dict[str, Any]) -> None:
+        self.ruleset = ruleset
+        self.status = status
+        self.total = total
+        self.base_total = base_total
+        self.adjustments_total = adjustments_total
+        self.grade = grade
+        self.adjustments = adjustments
+        self.warnings = warnings
+        self.missing_facts = missing_facts
+        self.missing_answers = missing_answers
+        self.facts = facts
+        #: code -> (points available, adopted, computed, status, outcome, override, note)
+        self._rows = rows
+        self._tree: list[IndicatorResult] | None = None
+
+    def row(self, code: str) -> tuple[Any, ...]:
+        return self._rows[code]
+
+    @property
+    def indicators(self) -> list[IndicatorResult]:
+        if self._tree is None:
+            rows = self._rows
+
+            def build(ind: Indicator) -> IndicatorResult:
+                pts, adopted, computed, status, outcome, override, note = rows[ind.code]
+                kids = [build(c) for c in ind.children]
+                return IndicatorResult(ind, pts, adopted, computed, status, outcome, override, kids, note)
+
+            self._tree = [build(i) for i in self.ruleset.indicators]
+        return self._tree
 
 
 # --------------------------------------------------------------------------- inputs
@@ -152,6 +179,7 @@ def prepare(
         if a is not None:
             answers[addr] = a
     overrides: dict[str, Override] = {}
+    na_now: dict[str, str] | None = None
     for code, value in (raw_overrides or {}).items():
         pointer = f"/overrides/{_esc(str(code))}"
         ind = ruleset.by_code.get(code)
@@ -168,8 +196,13 @@ def prepare(
         reason = _text(value.get("reason"))
         if reason is None:
             problems.append(Problem(f"{pointer}/reason", "an override needs a reason"))
+        if na_now is None:
+            na_now = not_applicable_codes(ruleset, facts, answers)
+        if code in na_now:
+            problems.append(Problem(pointer, f"{code} {ind.name} does not apply to this unit ({na_now[code]}); it cannot be overridden"))
+            continue
         available = ind.points + sum(
-            (ruleset.by_code[c].points for c in ruleset.transfers.get(code, [])), ZERO
+            (ruleset.by_code[c].points for c in ruleset.transfers.get(code, []) if c in na_now), ZERO
         )
         if s is not None and not ZERO <= s <= available:
             problems.append(Problem(f"{pointer}/score", f"score {fmt(s)} is outside [0, {fmt(available)}] for {code} {ind.name}"))
@@ -254,31 +287,47 @@ def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: lis
 _DONE = (SCORED, OVERRIDDEN, NOT_APPLICABLE)
 
 
-def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
-    """Score validated inputs under ``ruleset``. Pure and deterministic."""
-    facts = prepared.facts
-    answers = prepared.answers
-    ctx = Ctx(facts, answers, ruleset.quantum, ruleset.rounding)
-    overrides = prepared.overrides
-    warnings = list(prepared.warnings)
-    leaf_results: dict[str, IndicatorResult] = {}
-    na_codes: dict[str, str] = {}
-    missing_facts: list[str] = []
-    missing_answers: list[str] = []
-    quantum, rounding = ruleset.quantum, ruleset.rounding
-
-    # 1. Not-applicable leaves (their points may move elsewhere).
+def not_applicable_codes(ruleset: Ruleset, facts: Mapping[str, Any], answers: Mapping[str, Answer]) -> dict[str, str]:
+    """Leaves that do not apply to this unit, with the reason."""
+    out: dict[str, str] = {}
     for leaf in ruleset.na_leaves:
         na = leaf.not_applicable
         assert na is not None
         a = answers.get(leaf.code)
         if a is not None and a.not_applicable:
-            na_codes[leaf.code] = a.reason or "评价人认定本项不适用"
-        elif na.when is not None and all(n in facts for n in na.when.names) and na.when(facts):
-            na_codes[leaf.code] = f"条件 {na.when.text} 成立，本项不考核"
+            out[leaf.code] = a.reason or "评价人认定本项不适用"
+        elif a is not None and a.not_applicable is False:
+            continue
+        elif na.when is not None and all(n in facts for n in na.when.names):
+            try:
+                hit = bool(na.when(facts))
+            except ArithmeticError:
+                hit = False
+            if hit:
+                out[leaf.code] = f"条件 {na.when.text} 成立，本项不考核"
+    return out
+
+
+def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
+    """Score validated inputs under ``ruleset``. Pure and deterministic."""
+    facts = prepared.facts
+    answers = prepared.answers
+    quantum, rounding = ruleset.quantum, ruleset.rounding
+    ctx = Ctx(facts, answers, quantum, rounding)
+    overrides = prepared.overrides
+    warnings = list(prepared.warnings)
+    rows: dict[str, tuple[Any, ...]] = {}
+    na_codes: dict[str, str] = {}
+    missing_facts: list[str] = []
+    missing_answers: list[str] = []
+
+    # 1. Not-applicable leaves (their points may move elsewhere).
+    if ruleset.na_leaves:
+        na_codes = not_applicable_codes(ruleset, facts, answers)
 
     # 2. Leaves.
     transfers = ruleset.transfers
+    note: str | None
     for leaf in ruleset.leaves:
         code = leaf.code
         if na_codes and code in na_codes:
@@ -286,7 +335,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
             target = leaf.not_applicable.transfer_to if leaf.not_applicable else None
             if target:
                 note += f"，{fmt(leaf.points)}分调整至{target} {ruleset.by_code[target].name}"
-            leaf_results[code] = IndicatorResult(leaf, ZERO, ZERO, ZERO, NOT_APPLICABLE, None, None, [], note)
+            rows[code] = (ZERO, ZERO, ZERO, NOT_APPLICABLE, None, None, note)
             continue
         extra = ZERO
         if na_codes and code in transfers:
@@ -295,7 +344,8 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         out = leaf.rule.evaluate(ctx, code)  # type: ignore[union-attr]
         if leaf.not_applicable is not None and leaf.not_applicable.when is not None:
             absent = [n for n in sorted(leaf.not_applicable.when.names) if n not in facts]
-            if absent and not (answers.get(code) and answers[code].not_applicable is False):
+            a_na = answers.get(code)
+            if absent and not (a_na is not None and a_na.not_applicable is False):
                 have = out.missing_facts or []
                 out.missing_facts = have + [n for n in absent if n not in have]
                 out.status, out.score = MISSING_FACTS, None
@@ -316,48 +366,49 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
                 computed = available
         ov = overrides.get(code) if overrides else None
         if ov is not None:
-            res = IndicatorResult(leaf, available, ov.score, computed, OVERRIDDEN, out, ov, [], note)
+            rows[code] = (available, ov.score, computed, OVERRIDDEN, out, ov, note)
         else:
-            res = IndicatorResult(leaf, available, computed, computed, out.status if computed is None else SCORED,
-                                  out, None, [], note)
+            rows[code] = (available, computed, computed, out.status if computed is None else SCORED, out, None, note)
             if computed is None:
                 if out.missing_facts:
                     missing_facts.extend(f for f in out.missing_facts if f not in missing_facts)
                 if out.missing_answers:
                     missing_answers.extend(out.missing_answers)
-        leaf_results[code] = res
 
     # 3. Roll up (post-order over the precomputed groups).
-    done: dict[str, IndicatorResult] = leaf_results
     for ind, child_codes in ruleset.groups:
-        kids = [done[c] for c in child_codes]
         pts = sc = ZERO
         comp: Decimal | None = ZERO
         complete = True
         any_missing = False
-        for k in kids:
-            pts += k.points
-            if k.score is not None:
-                sc += k.score
-            if k.status not in _DONE:
+        for c in child_codes:
+            r = rows[c]
+            k_pts = r[0]
+            k_score = r[1]
+            k_comp = r[2]
+            k_status = r[3]
+            pts += k_pts
+            if k_score is not None:
+                sc += k_score
+            if k_status not in _DONE:
                 complete = False
-                if k.status == MISSING_FACTS:
+                if k_status == MISSING_FACTS:
                     any_missing = True
             if comp is not None:
-                if k.computed is not None:
-                    comp += k.computed
-                elif k.status != NOT_APPLICABLE:
+                if k_comp is not None:
+                    comp += k_comp
+                elif k_status != NOT_APPLICABLE:
                     comp = None
-        status = SCORED if complete else (MISSING_FACTS if any_missing else PENDING)
-        done[ind.code] = IndicatorResult(ind, pts, sc, comp, status, None, None, kids, None)
+        rows[ind.code] = (pts, sc, comp, SCORED if complete else (MISSING_FACTS if any_missing else PENDING),
+                          None, None, None)
 
-    tops = [done[i.code] for i in ruleset.indicators]
     base = ZERO
     complete = True
-    for t in tops:
-        if t.score is not None:
-            base += t.score
-        if t.status != SCORED:
+    for top in ruleset.indicators:
+        t = rows[top.code]
+        if t[1] is not None:
+            base += t[1]
+        if t[3] not in _DONE:
             complete = False
 
     # 4. Adjustments (加减分项), outside the tree.
@@ -394,7 +445,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
             "code": "total_clamped",
             "message": f"加减分后合计{fmt(raw_total)}分，超出总分{side}{fmt(hi if raw_total > hi else lo)}分，按规则以{fmt(total)}分计",
         })
-    total = total.quantize(ruleset.quantum, ruleset.rounding)
+    total = total.quantize(quantum, rounding)
     grade = ruleset.grade_for(total) if complete else None
     if not complete:
         warnings.append({
@@ -408,7 +459,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         base_total=base,
         adjustments_total=adj_total,
         grade=grade,
-        indicators=tops,
+        rows=rows,
         adjustments=adj_results,
         warnings=warnings,
         missing_facts=sorted(missing_facts),
@@ -462,7 +513,7 @@ def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, 
         d["values"] = [] if o is None or not o.values else [
             {"name": n, "value": pct(v) if is_pct else fmt(v)} for n, v, is_pct in o.values]
         computed_deductions = [] if o is None or not o.deductions else [
-            {"points": fmt(p), "reason": reason, "source": src} for p, reason, src in o.deductions]
+            {"points": fmt(p), "reason": str(reason), "source": src} for p, reason, src in o.deductions]
         if r.override is not None:
             d["deductions"] = ([{"points": fmt(r.points - r.override.score), "reason": r.override.reason, "source": "override"}]
                                if r.override.score < r.points else [])

@@ -52,7 +52,7 @@ def _build(node: yaml.Node, pointer: str, lines: dict[str, int], c: yaml.SafeLoa
                 key = str(key)
             if key in result:
                 raise YamlError(
-                    f"{source}:{key_node.start_mark.line + 1}: duplicate key '{key}'"
+                    f"{source}: line {key_node.start_mark.line + 1}: duplicate key '{key}'"
                 )
             child = f"{pointer}/{_escape(str(key))}"
             result[key] = _build(value_node, child, lines, c, source)
@@ -63,7 +63,7 @@ def _build(node: yaml.Node, pointer: str, lines: dict[str, int], c: yaml.SafeLoa
     if node.tag == "tag:yaml.org,2002:float":
         text = node.value.replace("_", "")
         if text.lower() in {".nan", ".inf", "-.inf", "+.inf"}:
-            raise YamlError(f"{source}:{node.start_mark.line + 1}: {node.value} is not a number we accept")
+            raise YamlError(f"{source}: line {node.start_mark.line + 1}: {node.value} is not a number we accept")
         return Decimal(text)
     if node.tag == "tag:yaml.org,2002:int":
         value = c.construct_scalar(node)

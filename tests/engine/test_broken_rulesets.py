@@ -21,12 +21,8 @@ FILES = sorted(BROKEN_DIR.glob("*.yaml"))
 MARK = "# <- error"
 
 # Files that expose engine bugs: the loader raises something other than RulesetError.
-KNOWN_BUGS = {
-    "constant_divides_by_zero": (
-        "engine bug: a constant written as a formula that divides by zero (cap: \"1/0\") escapes the loader as "
-        "FormulaZeroDivision instead of RulesetError (rules.py _dec evaluates f({}) without catching it)"
-    ),
-}
+# (file stem -> reason; each is run as a strict xfail). Empty: every file is refused properly.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def expectation(path: Path) -> tuple[str, int]:
@@ -38,9 +34,9 @@ def expectation(path: Path) -> tuple[str, int]:
     return first.group(1).strip(), marked[0]
 
 
-def names_line(message: str, source: str, line: int) -> bool:
-    """The message names ``line`` — as "line N" (loader checks) or "SOURCE:N:" (YAML-level errors)."""
-    return re.search(rf"\bline {line}\b", message) is not None or f"{source}:{line}:" in message
+def names_line(message: str, line: int) -> bool:
+    """The message names ``line`` as "line N" (YAML-level errors and loader checks alike)."""
+    return re.search(rf"\bline {line}\b", message) is not None
 
 
 def test_broken_files_exist() -> None:
@@ -64,7 +60,7 @@ def test_broken_ruleset_is_refused(path: Path, vocabulary: Vocabulary) -> None:
     assert error.source == source
     matching = [m for m in messages if fragment in m]
     assert matching, f"no message contains {fragment!r}: {messages}"
-    assert any(names_line(m, source, line) for m in matching), f"no message names line {line}: {matching}"
+    assert any(names_line(m, line) for m in matching), f"no message names line {line}: {matching}"
     assert all(source in text for text in str(error).splitlines()), "every line of the error names the file"
 
 
@@ -75,21 +71,6 @@ def load_error(path: Path, vocabulary: Vocabulary) -> Exception:
     except Exception as exc:  # noqa: BLE001
         return exc
     raise AssertionError(f"{path.name}: loaded without error")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="inconsistent message format: YAML-level problems (duplicate key, .nan) say 'SOURCE:N: ...' "
-    "(yamlio.py) while every loader check says 'line N, /pointer: ...' (ruleset.py _Builder.problem); "
-    "the JSON pointer is '/' for them",
-)
-@pytest.mark.parametrize("name", ["duplicate_yaml_key", "nan_number"])
-def test_yaml_level_errors_say_line_n(name: str, vocabulary: Vocabulary) -> None:
-    path = BROKEN_DIR / f"{name}.yaml"
-    _, line = expectation(path)
-    with pytest.raises(RulesetError) as exc:
-        load_ruleset_text(path.read_text(encoding="utf-8"), vocabulary, source=path.name)
-    assert any(re.search(rf"\bline {line}\b", p.message) for p in exc.value.problems)
 
 
 def test_base_of_the_broken_files_is_valid(vocabulary: Vocabulary) -> None:

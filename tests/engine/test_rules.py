@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from app.engine.errors import InvalidInput, RulesetError
-from app.engine.formula import FormulaZeroDivision
 from app.engine.ruleset import Ruleset
 from app.engine.scoring import Assessment, to_dict
 
@@ -333,12 +332,6 @@ def test_step_deduction_reason(make_ruleset: Make, run: Run, by_code: ByCode) ->
     assert deductions(r) == [(D("0.25"), "预算调整率12.50%，超过10.00%，每1.00%扣0.1分，扣0.25分", "computed")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (rounding): step_deduction rounds the DEDUCTION (rules.py StepDeduction.evaluate, "
-    "lost = ctx.round(...)), so under mode: down the indicator score is rounded UP: 1 - 0.2555 = 0.7445 "
-    "scores 0.75, not the truncated 0.74 that 'mode: down' (each scored indicator truncated) gives",
-)
 def test_step_deduction_score_is_truncated_under_rounding_down(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(leaf(step_rule("exact"), points="1"), total="1", mode="down")
     r = by_code(run(rs, {"budget_adjustment_amount": "12.555", "budget_initial": 100}), "1.1")
@@ -674,13 +667,6 @@ def test_not_applicable_condition_fact_missing(make_ruleset: Make, run: Run, by_
     assert c.status == "complete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Answer.not_applicable defaults to False, so ANY answer at a not-applicable-capable leaf "
-    "(e.g. a plain judgment {score: 6}) passes scoring.py's `ctx.answers[code].not_applicable is False` test as if the "
-    "evaluator had said 'applicable'; the missing condition fact is then silently ignored, although the same answer "
-    "would be discarded (points transferred) had the fact been sent as false",
-)
 def test_not_applicable_condition_fact_missing_plain_answer(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(NA_TREE)
     a = run(rs, {}, {"1.1": 4, "1.2": 6})
@@ -792,30 +778,30 @@ def test_override_of_non_leaf_is_refused(make_ruleset: Make, run: Run) -> None:
     assert [p.pointer for p in exc.value.problems] == ["/overrides/1", "/overrides/9"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: prepare() bounds an override by points + ALL points that could be transferred in "
-    "(scoring.py prepare, `available = ind.points + sum(... ruleset.transfers ...)`), whether or not the source "
-    "is not applicable this time; score() then adopts it, so 1.1 scores 10 of 4 available",
-)
 def test_override_cannot_exceed_points_available(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rs = make_ruleset(NA_TREE)
-    facts = {"has_transfer_payments": True}  # 1.2 applies: nothing moves to 1.1
-    try:
-        a = run(rs, facts, {"1.2": 6}, {"1.1": {"score": 10, "reason": "r"}})
-    except InvalidInput:
-        return  # refusing it is fine too
+    # 1.2 applies: nothing moves to 1.1, whose 4 points are all an override may give.
+    with pytest.raises(InvalidInput) as exc:
+        run(rs, {"has_transfer_payments": True}, {"1.2": 6}, {"1.1": {"score": 10, "reason": "r"}})
+    assert [p.pointer for p in exc.value.problems] == ["/overrides/1.1/score"]
+    assert "outside [0, 4]" in exc.value.problems[0].message
+    # 1.2 is not applicable: its 6 points moved to 1.1, so 10 is within reach.
+    a = run(rs, {"has_transfer_payments": False}, {}, {"1.1": {"score": 10, "reason": "r"}})
     r = by_code(a, "1.1")
-    assert r.score is not None
-    assert r.score <= r.points, f"1.1 scores {r.score} of {r.points}"
+    assert r.status == "overridden"
+    assert r.score == D(10)
+    assert r.points == D(10)
+    assert a.status == "complete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a 一级 indicator that is itself a leaf and is overridden (or not applicable) leaves the "
-    "assessment 'incomplete' with grade None — scoring.py score() uses `all(t.status == SCORED for t in tops)`, "
-    "which ignores OVERRIDDEN/NOT_APPLICABLE on top-level leaves",
-)
+def test_override_of_not_applicable_leaf_is_refused(make_ruleset: Make, run: Run) -> None:
+    rs = make_ruleset(NA_TREE)
+    with pytest.raises(InvalidInput) as exc:
+        run(rs, {"has_transfer_payments": False}, {"1.1": 4}, {"1.2": {"score": 5, "reason": "r"}})
+    assert [p.pointer for p in exc.value.problems] == ["/overrides/1.2"]
+    assert "cannot be overridden" in exc.value.problems[0].message
+
+
 def test_top_level_leaf_override_is_complete(make_ruleset: Make, run: Run) -> None:
     rs = make_ruleset('  - {code: "1", name: 唯一指标, points: 10, rule: {kind: judgment}}\n')
     answered = run(rs, {}, {"1": 10})
@@ -876,13 +862,6 @@ def test_missing_facts_are_listed_never_zero(make_ruleset: Make, run: Run, by_co
 # --------------------------------------------------------------------------- evaluation never raises
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FormulaZeroDivision,
-    reason="engine bug: a zero denominator inside a zero_if condition is not caught "
-    "(rules.py Rate/Bands/StepDeduction/Composite evaluate call z.when(facts) outside the FormulaZeroDivision "
-    "handler), so score() raises instead of reporting the indicator",
-)
 def test_zero_division_in_zero_if_does_not_raise(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rule = (
         "{kind: rate, formula: procurement_actual / procurement_planned, "
@@ -891,19 +870,28 @@ def test_zero_division_in_zero_if_does_not_raise(make_ruleset: Make, run: Run, b
     rs = make_ruleset(leaf(rule, points="1"), total="1")
     a = run(rs, {"procurement_actual": 0, "procurement_planned": 0})
     assert by_code(a, "1.1").status == "judgment_pending"
+    assert by_code(a, "1.1").score is None
+    assert a.status == "incomplete"
+    # Inside a composite's zero_if too.
+    composite = (
+        "{kind: composite, parts: [{key: j, name: 判定, points: 1, rule: {kind: judgment}}], "
+        "zero_if: [{when: procurement_actual / procurement_planned > 1, reason: 超计划}]}"
+    )
+    rs2 = make_ruleset(leaf(composite, points="1"), total="1")
+    b = run(rs2, {"procurement_actual": 0, "procurement_planned": 0}, {"1.1/j": 1})
+    assert by_code(b, "1.1").status == "judgment_pending"
+    assert by_code(b, "1.1").score is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FormulaZeroDivision,
-    reason="engine bug: a zero denominator in a deduction's count formula is not caught "
-    "(rules.py Deduction.evaluate calls self.count(ctx.facts) unguarded), so score() raises",
-)
 def test_zero_division_in_deduction_count_does_not_raise(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
     rule = "{kind: deduction, per: 1, count: (key_tasks_total - key_tasks_completed) / key_tasks_total * 10}"
     rs = make_ruleset(leaf(rule, points="5"), total="5")
     a = run(rs, {"key_tasks_total": 0, "key_tasks_completed": 0})
-    assert by_code(a, "1.1").status in {"judgment_pending", "scored"}
+    r = by_code(a, "1.1")
+    assert r.status == "judgment_pending"
+    assert r.score is None
+    assert a.status == "incomplete"
+    assert a.grade is None
 
 
 def test_answer_for_unknown_address_is_a_warning(make_ruleset: Make, run: Run) -> None:
