@@ -31,7 +31,10 @@ def make_engine(url: str, settings: Settings) -> Engine:
         json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,  # a restarted database is picked up without a restart of ours
+        # No pre-ping round trip per request: when the database restarts, the first statement on a
+        # stale connection fails (answered 503) and SQLAlchemy invalidates the whole pool, so the
+        # service recovers by itself on the next request.
+        pool_pre_ping=False,
         pool_recycle=1800,
         pool_timeout=settings.db_connect_timeout,
         connect_args={

@@ -188,7 +188,8 @@ def _style(cell: Cell) -> tuple[Font, Alignment, PatternFill | None]:
 def _write_header_block(ws: Worksheet, header: ReportHeader, n: int, split: int) -> int:
     """Title and unit/year/kind/evaluator/ruleset lines; returns the next free row."""
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
-    t = ws.cell(row=1, column=1, value=header.title)
+    t = ws.cell(row=1, column=1)
+    _put(t, header.title)
     t.font = F_TITLE
     t.alignment = A_CENTER
     ws.row_dimensions[1].height = 32
@@ -242,7 +243,7 @@ def write_scoresheet(ws: Worksheet, sheet: Sheet) -> None:
         ws.row_dimensions[r].height = 16
     else:
         r -= 1
-    ws.freeze_panes = ws.cell(row=head_last + 1, column=1)
+    ws.freeze_panes = f"A{head_last + 1}"
     ws.print_area = f"A1:{get_column_letter(n)}{r}"
     _page_setup(ws, f"{head_first}:{head_last}", f"{sheet.header.unit_name} {sheet.header.fiscal_year}年度")
 
@@ -365,8 +366,9 @@ def render_comparison_xlsx(comparison: Mapping[str, Any], *, unit_name: str, uni
     return _bytes(wb)
 
 
+SIGNED = '+General;"−"General;0'  # differences: +1.5 / −0.5 / 0
 COMPARISON_COLUMNS = [("编码", 9.0), ("指标名称", 36.0), ("分值", 6.5), ("甲得分", 8.0), ("乙得分", 8.0),
-                      ("差异（乙−甲）", 9.0), ("甲扣分事由", 42.0), ("乙扣分事由", 42.0)]
+                      ("差异\n（乙−甲）", 9.0), ("甲扣分事由", 42.0), ("乙扣分事由", 42.0)]
 
 
 def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Mapping[str, Any]], la: str, lb: str,
@@ -378,7 +380,8 @@ def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Map
         ws.column_dimensions[get_column_letter(i)].width = w
     year = a.get("fiscal_year")
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
-    t = ws.cell(row=1, column=1, value=f"{unit_name} {year}年度部门整体支出绩效评价 {title_suffix}")
+    t = ws.cell(row=1, column=1)
+    _put(t, f"{unit_name} {year}年度部门整体支出绩效评价 {title_suffix}")
     t.font, t.alignment = F_TITLE, A_CENTER
     ws.row_dimensions[1].height = 32
 
@@ -402,11 +405,9 @@ def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Map
     r += 1
     head_row = r
     for i, (title, _) in enumerate(COMPARISON_COLUMNS, 1):
-        title = {"甲得分": f"{la.split('：')[0]}得分\n{la.split('：', 1)[1]}",
-                 "乙得分": f"{lb.split('：')[0]}得分\n{lb.split('：', 1)[1]}"}.get(title, title)
         c = ws.cell(row=r, column=i, value=title)
         c.font, c.alignment, c.fill, c.border = F_HEAD, A_CENTER, FILL_HEAD, BORDER
-    ws.row_dimensions[r].height = max(_lines(la.split("：", 1)[1], 8.0), _lines(lb.split("：", 1)[1], 8.0), 2) * LINE_HEIGHT + PAD
+    ws.row_dimensions[r].height = 2 * LINE_HEIGHT + PAD
     r += 1
     first_body = r
     for d in items:
@@ -435,7 +436,7 @@ def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Map
             if i == 1:
                 c.number_format = "@"
             if i == 6 and isinstance(v, int | float):
-                c.number_format = "+0.##;−0.##;0"
+                c.number_format = SIGNED
                 if v < 0:
                     c.font = Font(name=BODY_FONT, size=FONT_SIZE, bold=True, color="C00000")
                 elif v > 0:
@@ -465,7 +466,7 @@ def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Map
                 except ArithmeticError:
                     cells[i].value = v
         if diff is not None:
-            cells[5].number_format = "+0.##;−0.##;0"
+            cells[5].number_format = SIGNED
         for c in cells:
             c.border, c.font, c.alignment, c.fill = BORDER, F_BOLD, A_CENTER, FILL_TOTAL
         ws.row_dimensions[r].height = 20
@@ -475,7 +476,7 @@ def _write_comparison(ws: Worksheet, cmp: Mapping[str, Any], items: Sequence[Map
     legend.font = F_SMALL
     if items:
         ws.auto_filter.ref = f"A{head_row}:{get_column_letter(n)}{last_body}"
-    ws.freeze_panes = ws.cell(row=first_body, column=3)
+    ws.freeze_panes = f"C{first_body}"
     ws.print_area = f"A1:{get_column_letter(n)}{r + 1}"
     _page_setup(ws, f"{head_row}:{head_row}", f"{unit_name} {year}年度 评分对比")
 

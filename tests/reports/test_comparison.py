@@ -23,10 +23,11 @@ def _pair(client):
     return unit, self_eval, firm
 
 
-def test_comparison_xlsx_rows_differences_and_highlights(client):
+def test_comparison_xlsx_rows_differences_and_highlights(client, artifacts):
     unit, a, b = _pair(client)
     r = client.get(f"/v1/assessments/{a['id']}/comparison/{b['id']}/report.xlsx")
     assert r.status_code == 200, r.text
+    (artifacts / "comparison-001.xlsx").write_bytes(r.content)
     assert r.headers["content-type"] == XLSX_MEDIA_TYPE
     assert r.headers["content-disposition"].startswith("attachment;")
     wb = workbook(r.content)
@@ -38,7 +39,8 @@ def test_comparison_xlsx_rows_differences_and_highlights(client):
     assert any(t.startswith("乙：第三方评价（某会计师事务所）") for t in texts)
     head = next(row[0].row for row in ws.iter_rows() if row[0].value == "编码")
     assert [c.value for c in ws[head]][:3] == ["编码", "指标名称", "分值"]
-    assert ws.cell(row=head, column=6).value == "差异（乙−甲）"
+    assert ws.cell(row=head, column=6).value == "差异\n（乙−甲）"
+    assert ws.cell(row=head, column=4).value == "甲得分"
     codes = [n["code"] for n in walk(a["indicators"])]
     rows = {ws.cell(row=r, column=1).value: r for r in range(head + 1, head + 1 + len(codes))}
     assert list(rows) == codes  # every indicator, in tree order
@@ -81,3 +83,19 @@ def test_comparison_xlsx_problems(client):
     r = client.get(f"/v1/assessments/{a['id']}/comparison/{other['id']}/report.xlsx")
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_comparison_xlsx_keeps_formula_like_text_as_text(client):
+    from tests.api.factories import create_unit, seed
+
+    unit = create_unit(client, name='=HYPERLINK("http://example.invalid","单位")')
+    put_submission(client, unit["id"], 2023, seed("001"))
+    a = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
+    b = assess(client, unit["id"], 2023, "shenzhen-yantian@2023", kind="third_party").json()
+    r = client.get(f"/v1/assessments/{a['id']}/comparison/{b['id']}/report.xlsx")
+    assert r.status_code == 200
+    wb = workbook(r.content)
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells
+    assert all(c.data_type == "s" for c in cells)
+    assert wb["差异指标"].cell(row=7, column=1).value == "两次评价各指标得分相同"

@@ -258,3 +258,14 @@ def test_report_routes_are_documented(client, fmt):
     media = {"xlsx": XLSX_MEDIA_TYPE, "csv": "text/csv", "html": "text/html"}[fmt]
     assert list(op["responses"]["200"]["content"]) == [media]
     assert {"404", "503"} <= set(op["responses"])
+
+
+def test_a_changed_ruleset_is_noted_under_the_table(client, assessed, db_engine):
+    from sqlalchemy import text
+
+    body, _unit, _data = assessed("001")
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE assessments SET ruleset_hash = 'sha256:older' WHERE id = :id"), {"id": body["id"]})
+    ws = workbook(_get(client, body["id"]).content)["评分表"]
+    [(note, _)] = _find(ws, "说明", 1)
+    assert "内容在本次评价后有更新" in ws.cell(row=note, column=7).value
