@@ -25,6 +25,9 @@ from app.engine.submission import SubmissionFileError, load_submission_file
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="jixiao: 部门整体支出绩效评价 scoring")
 rulesets_app = typer.Typer(no_args_is_help=True, help="List, show and check rulesets.")
 app.add_typer(rulesets_app, name="rulesets")
+from app.auth.cli import keys_app  # noqa: E402 - registered here so `jixiao keys` exists
+
+app.add_typer(keys_app, name="keys")
 
 
 class Format(str, Enum):

@@ -15,6 +15,8 @@ from sqlalchemy import text
 from app.api import problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments.endpoints import router as assessments_router
+from app.auth.endpoints import router as access_router
+from app.auth.middleware import AuditMiddleware, AuthMiddleware
 from app.assessments.schemas import BatchItem
 from app.engine import builtin_registry
 from app.reports.endpoints import router as reports_router
@@ -32,6 +34,8 @@ versioned rulesets, stores every assessment immutably, and explains every point.
   ending in `%`.
 * Errors are `application/problem+json` (RFC 9457); invalid input lists each offending field as a
   JSON pointer in `errors`.
+* Every `/v1` call needs `Authorization: Bearer <key>`; keys carry scopes (`read`, `submit`,
+  `assess`, `admin`). Another tenant's records answer 404, exactly like records that do not exist.
 * Every POST accepts `Idempotency-Key`: a retry with the same key and body returns the first response;
   the same key with another body is refused with 422.
 """
@@ -49,12 +53,16 @@ def create_app() -> FastAPI:
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     problems.install(app)
+    # Outermost first: audit sees every outcome, authentication runs before idempotent replays.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AuthMiddleware)
+    app.add_middleware(AuditMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)
     app.include_router(submissions_router)
     app.include_router(assessments_router)
     app.include_router(reports_router)
+    app.include_router(access_router)
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -180,10 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pinned = pin_to_one_core()
+    import app.engine.formula
+    import app.engine.rules
+    import app.engine.scoring
+
+    compiled = [m.__name__.rsplit(".", 1)[1] for m in (app.engine.formula, app.engine.rules, app.engine.scoring)
+                if not (m.__file__ or "").endswith(".py")]
     reg = builtin_registry()
     voc = reg.vocabulary
     refs = args.ruleset or reg.refs()
     print(f"jixiao engine benchmark — Python {platform.python_version()} on {platform.machine()}, {pinned}")
+    print(f"engine modules compiled (mypyc): {', '.join(compiled) or 'none — pure Python'}")
     print(f"{args.inputs:,} random valid inputs per ruleset (full answers), seed {args.seed}; "
           f"score() timed {args.seconds:g} s, variants {args.other_seconds:g} s each; best of 5 rounds\n")
 

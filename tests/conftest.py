@@ -17,7 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("idempotency_keys", "assessments", "submissions", "units", "rulesets")
+TABLES = ("idempotency_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
+          "api_keys", "tenants")
 
 
 def _server_url() -> str:
@@ -72,12 +73,45 @@ def db_engine(database: str):  # type: ignore[no-untyped-def]
 
     engine = get_engine()
     with engine.begin() as conn:
+        # The audit log is append-only (a trigger refuses TRUNCATE); between tests only, lift it.
+        conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     return engine
 
 
+def make_key(tenant: str, scopes: list[str]) -> tuple[str, str]:
+    """(tenant id, key) for a tenant (created when new) with the given scopes."""
+    from app.auth.keys import create_key, get_or_create_tenant
+    from app.db.session import get_sessionmaker
+
+    with get_sessionmaker()() as session, session.begin():
+        t = get_or_create_tenant(session, tenant)
+        _, key = create_key(session, t.id, f"test {','.join(scopes)}", scopes)
+        return str(t.id), key
+
+
+ALL_SCOPES = ["read", "submit", "assess", "admin"]
+
+
 @pytest.fixture
-def client(db_engine):  # type: ignore[no-untyped-def]
+def admin_key(db_engine) -> str:  # type: ignore[no-untyped-def]
+    return make_key("tenant-a", ALL_SCOPES)[1]
+
+
+@pytest.fixture
+def client(db_engine, admin_key):  # type: ignore[no-untyped-def]
+    """The app through httpx, as tenant-a with every scope."""
+    from fastapi.testclient import TestClient
+
+    from app.main import app
+
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(db_engine):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from app.main import app

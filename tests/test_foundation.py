@@ -134,6 +134,15 @@ def test_database_outage_gives_503_and_recovers_without_restart(tmp_path_factory
     data_dir = Path(tmp_path_factory.mktemp("outage", numbered=True)) / "pg"
     url = ensure_running(data_dir)
     command.upgrade(_alembic_config(url), "head")
+    from sqlalchemy.orm import Session
+
+    from app.auth.keys import create_key, get_or_create_tenant
+
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        _, key = create_key(session, get_or_create_tenant(session, "outage").id, "outage", ["read"])
+    engine.dispose()
+    auth = {"Authorization": f"Bearer {key}"}
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "JIXIAO_DB_CONNECT_TIMEOUT": "2"}
     proc = subprocess.Popen(
@@ -149,14 +158,14 @@ def test_database_outage_gives_503_and_recovers_without_restart(tmp_path_factory
         assert status == 503, "readyz did not turn 503 after the database stopped"
         assert elapsed < 10
         assert resp is not None and resp.headers["content-type"] == "application/problem+json"
-        units = httpx.get(f"{base}/v1/units", timeout=10)
+        units = httpx.get(f"{base}/v1/units", timeout=10, headers=auth)
         assert units.status_code == 503
         assert units.headers["content-type"] == "application/problem+json"
         assert units.json()["type"].endswith("/database-unavailable")
         ensure_running(data_dir)
         status, _, _ = _wait(f"{base}/readyz", 200, 30)
         assert status == 200, "the service did not recover after the database came back"
-        assert httpx.get(f"{base}/v1/units", timeout=10).status_code == 200
+        assert httpx.get(f"{base}/v1/units", timeout=10, headers=auth).status_code == 200
         assert proc.poll() is None, "the service process must be the same one"
     finally:
         proc.terminate()

@@ -10,7 +10,7 @@ from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from app.api.problems import BadRequest
-from app.db.session import session_scope
+from app.auth.deps import session_scope
 
 #: One session per request; committed before the response is sent, rolled back on error.
 SessionDep = Annotated[Session, Depends(session_scope, scope="function")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -34,9 +35,12 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key_raw = dict(scope["headers"]).get(HEADER)
-        if key_raw is None:
+        principal = scope.get("state", {}).get("principal")
+        if key_raw is None or principal is None:
+            # Without a caller there is nothing to replay: the route answers 401 itself.
             await self.app(scope, receive, send)
             return
+        tenant_id = principal.tenant_id
         key = key_raw.decode("latin-1").strip()
         if not key or len(key) > 200:
             await problem_response(400, "bad-request", "Bad request", "Idempotency-Key must be 1 to 200 characters",
@@ -52,7 +56,7 @@ class IdempotencyMiddleware:
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
 
         try:
-            record = await run_in_threadpool(_lookup, key, route)
+            record = await run_in_threadpool(_lookup, tenant_id, key, route)
         except Exception:  # noqa: BLE001 - the database is down: let the app answer 503 itself
             record = None
         if record is not None:
@@ -98,25 +102,28 @@ class IdempotencyMiddleware:
         await self.app(scope, replay_receive, capture)
         if 200 <= status_code < 500:
             try:
-                await run_in_threadpool(_store, key, route, digest, status_code, resp_headers, b"".join(chunks))
+                await run_in_threadpool(_store, tenant_id, key, route, digest, status_code, resp_headers,
+                                        b"".join(chunks))
             except Exception:  # noqa: BLE001 - storing the replay is best effort
                 pass
 
 
-def _lookup(key: str, route: str) -> IdempotencyRecord | None:
+def _lookup(tenant_id: uuid.UUID, key: str, route: str) -> IdempotencyRecord | None:
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session:
-        return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == key, IdempotencyRecord.route == route))
+        return session.scalar(select(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key, IdempotencyRecord.route == route))
 
 
-def _store(key: str, route: str, digest: str, status_code: int, headers: dict[str, Any], body: bytes) -> None:
+def _store(tenant_id: uuid.UUID, key: str, route: str, digest: str, status_code: int, headers: dict[str, Any],
+           body: bytes) -> None:
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session, session.begin():
         session.execute(
             insert(IdempotencyRecord)
-            .values(key=key, route=route, request_hash=digest, status_code=status_code,
+            .values(tenant_id=tenant_id, key=key, route=route, request_hash=digest, status_code=status_code,
                     headers=headers, body=body.decode("utf-8"))
             .on_conflict_do_nothing()
         )

@@ -207,6 +207,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the problem statuses a route may answer."""
     text = {
         400: "Bad request",
+        401: "No API key, or the key is unknown, expired or revoked",
+        403: "The API key lacks the scope this operation needs",
         404: "Not found",
         409: "Conflict with the current state",
         412: "The If-Match tag is stale",
@@ -216,7 +218,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         503: "Database unavailable",
     }
     out: dict[int | str, dict[str, Any]] = {}
-    for c in (*codes, 503):
+    for c in sorted({*codes, 401, 403, 503}):
         out[c] = {"model": ProblemDetail, "description": text.get(c, "Error"),
                   "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}}
     return out

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
 
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
 from app.assessments import service
@@ -28,7 +29,7 @@ router = APIRouter(tags=["assessments"])
 IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 
 
-@router.post("/v1/assessments", operation_id="createAssessment", summary="Score and store an assessment",
+@router.post("/v1/assessments", dependencies=[ASSESS], operation_id="createAssessment", summary="Score and store an assessment",
              status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
              responses=responses(404, 422))
 def create_assessment(body: AssessmentCreate, session: SessionDep) -> FastJSONResponse:
@@ -40,7 +41,7 @@ def create_assessment(body: AssessmentCreate, session: SessionDep) -> FastJSONRe
     return FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
 
 
-@router.post("/v1/assessments:batch", operation_id="batchAssessments",
+@router.post("/v1/assessments:batch", dependencies=[SUBMIT, ASSESS], operation_id="batchAssessments",
              summary="Submit and score up to 1,000 units", response_model=BatchResult,
              responses=responses(413, 422))
 def batch_assessments(body: BatchRequest, session: SessionDep) -> FastJSONResponse:
@@ -54,7 +55,7 @@ def batch_assessments(body: BatchRequest, session: SessionDep) -> FastJSONRespon
     return FastJSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
 
 
-@router.get("/v1/assessments", operation_id="listAssessments", summary="List assessments",
+@router.get("/v1/assessments", dependencies=[READ], operation_id="listAssessments", summary="List assessments",
             response_model=AssessmentPage, responses=responses(400, 422))
 def list_assessments(
     session: SessionDep,
@@ -81,14 +82,14 @@ def list_assessments(
             "next_cursor": encode_cursor(list(last)) if last else None}
 
 
-@router.get("/v1/assessments/{assessment_id}", operation_id="getAssessment", summary="Get an assessment (summary)",
+@router.get("/v1/assessments/{assessment_id}", dependencies=[READ], operation_id="getAssessment", summary="Get an assessment (summary)",
             response_model=AssessmentSummary, responses=responses(404))
 def get_assessment(assessment_id: IdPath, session: SessionDep) -> FastJSONResponse:
     """Total, grade, status, warnings, missing facts, ruleset version and hash."""
     return FastJSONResponse(service.to_out(service.get(session, assessment_id), with_indicators=False))
 
 
-@router.get("/v1/assessments/{assessment_id}/breakdown", operation_id="getAssessmentBreakdown",
+@router.get("/v1/assessments/{assessment_id}/breakdown", dependencies=[READ], operation_id="getAssessmentBreakdown",
             summary="Get the indicator breakdown", response_model=Breakdown, responses=responses(404, 422))
 def get_breakdown(
     assessment_id: IdPath, session: SessionDep,
@@ -104,7 +105,7 @@ def get_breakdown(
     return FastJSONResponse({"assessment_id": str(row.id), "view": view, "items": items})
 
 
-@router.get("/v1/assessments/{assessment_id}/comparison/{other_id}", operation_id="compareAssessments",
+@router.get("/v1/assessments/{assessment_id}/comparison/{other_id}", dependencies=[READ], operation_id="compareAssessments",
             summary="Compare two assessments of one unit and year", response_model=Comparison,
             responses=responses(404, 422))
 def compare(assessment_id: IdPath, other_id: Annotated[uuid.UUID, Path(description="The other assessment")],
@@ -114,7 +115,7 @@ def compare(assessment_id: IdPath, other_id: Annotated[uuid.UUID, Path(descripti
     return FastJSONResponse(Comparison.model_validate(service.compare(session, assessment_id, other_id)).model_dump(mode="json"))
 
 
-@router.get("/v1/cohorts", operation_id="getCohort", summary="Statistics of a cohort of assessments",
+@router.get("/v1/cohorts", dependencies=[READ], operation_id="getCohort", summary="Statistics of a cohort of assessments",
             response_model=Cohort, responses=responses(422), tags=["cohorts"])
 def get_cohort(
     session: SessionDep,

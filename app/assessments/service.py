@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
+from app.auth.deps import Forbidden
+from app.auth.scoping import current_tenant, owns
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.db.models import Assessment, Submission, Unit
 from app.engine.errors import InvalidInput
@@ -103,9 +105,24 @@ def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int) -> tup
     return unit, None
 
 
+def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
+    from app.db.models import Engagement
+
+    return session.scalar(select(Engagement.id).where(
+        Engagement.unit_id == unit_id, Engagement.firm_tenant_id == current_tenant(session),
+        Engagement.revoked_at.is_(None), Engagement.fiscal_years.any(year)).limit(1)) is not None
+
+
 def create(session: Session, body: AssessmentCreate) -> Assessment:
-    rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year)
+    if not owns(session, unit.tenant_id):
+        # An audit firm under an engagement: granted years only, third-party assessments only.
+        if not _engaged(session, unit.id, body.fiscal_year):
+            raise NotFound(f"no unit {body.unit_id} for fiscal year {body.fiscal_year}")
+        if body.kind != "third_party":
+            raise Forbidden("under an engagement only third_party assessments can be submitted",
+                            errors=[{"pointer": "/kind", "message": "must be third_party"}])
+    rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
     if sub is None:
         raise Unprocessable(
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
@@ -113,7 +130,8 @@ def create(session: Session, body: AssessmentCreate) -> Assessment:
         )
     result = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict)
     values = dict(
-        id=uuid.uuid4(), unit_id=unit.id, fiscal_year=body.fiscal_year, submission_id=sub.id,
+        id=uuid.uuid4(), tenant_id=unit.tenant_id, assessed_by_tenant_id=current_tenant(session),
+        unit_id=unit.id, fiscal_year=body.fiscal_year, submission_id=sub.id,
         submission_version=sub.version, ruleset_name=rs.name, ruleset_version=rs.version,
         ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=result["status"],
         total=Decimal(result["total"]), grade=result["grade"],
@@ -359,8 +377,10 @@ def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
     if not candidates:
         return _batch_summary(results)
 
+    tid = current_tenant(session)
     codes = sorted({c[1].unit.code for c in candidates})
-    existing = {u.code: u.id for u in session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))}
+    existing = {u.code: u.id for u in session.execute(
+        select(Unit.code, Unit.id).where(Unit.code.in_(codes), Unit.tenant_id == tid))}
     planned = {code: existing.get(code) or uuid.uuid4() for code in codes}
     pairs = sorted({(planned[c[1].unit.code], c[1].fiscal_year) for c in candidates})
     versions: dict[tuple[uuid.UUID, int], int] = {}
@@ -402,17 +422,17 @@ def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
             uid = planned[code]
             if code not in created:
                 created.add(code)
-                unit_rows.append({"id": uid, **item.unit.model_dump()})
+                unit_rows.append({"id": uid, "tenant_id": tid, **item.unit.model_dump()})
             version = versions.get((uid, item.fiscal_year), 0) + 1
             versions[(uid, item.fiscal_year)] = version
             sub = submissions.build(uid, item.fiscal_year, version, facts, item.answers, item.overrides, None,
-                                    canonical=True)
-            sub_rows.append({"id": sub.id, "unit_id": uid, "fiscal_year": item.fiscal_year, "version": version,
+                                    tenant_id=tid, canonical=True)
+            sub_rows.append({"id": sub.id, "tenant_id": tid, "unit_id": uid, "fiscal_year": item.fiscal_year, "version": version,
                              "facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
                              "note": None, "content_hash": sub.content_hash, "created_at": now})
             aid = uuid.uuid4()
             assess_rows.append({
-                "id": aid, "unit_id": uid, "fiscal_year": item.fiscal_year, "submission_id": sub.id,
+                "id": aid, "tenant_id": tid, "assessed_by_tenant_id": tid, "unit_id": uid, "fiscal_year": item.fiscal_year, "submission_id": sub.id,
                 "submission_version": version, "ruleset_name": rs.name, "ruleset_version": rs.version,
                 "ruleset_hash": rs.content_hash, "kind": item.kind, "evaluator": item.evaluator,
                 "status": result["status"], "total": Decimal(result["total"]), "grade": result["grade"],

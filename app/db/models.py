@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -49,7 +51,8 @@ class Unit(Base):
     __tablename__ = "units"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     region: Mapped[str] = mapped_column(String(100))
@@ -58,9 +61,10 @@ class Unit(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
     __table_args__ = (
-        Index("ix_units_region_code", "region", "code"),
-        Index("ix_units_parent_code", "parent_id", "code"),
-        Index("ix_units_kind_code", "kind", "code"),
+        UniqueConstraint("tenant_id", "code", name="uq_units_tenant_code"),
+        Index("ix_units_tenant_region_code", "tenant_id", "region", "code"),
+        Index("ix_units_tenant_parent_code", "tenant_id", "parent_id", "code"),
+        Index("ix_units_tenant_kind_code", "tenant_id", "kind", "code"),
     )
 
 
@@ -70,6 +74,7 @@ class Submission(Base):
     __tablename__ = "submissions"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     fiscal_year: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
@@ -92,6 +97,7 @@ class RulesetVersion(Base):
     __tablename__ = "rulesets"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(String(64))
     version: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(300))
@@ -101,7 +107,7 @@ class RulesetVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_rulesets_name_version"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "version", name="uq_rulesets_tenant_name_version"),)
 
 
 class Assessment(Base):
@@ -110,6 +116,10 @@ class Assessment(Base):
     __tablename__ = "assessments"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    #: the unit owner's tenant (the assessment is part of the unit's record)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    #: the tenant whose key made it (an audit firm's, under an engagement)
+    assessed_by_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     fiscal_year: Mapped[int] = mapped_column(Integer)
     submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
@@ -132,9 +142,9 @@ class Assessment(Base):
         CheckConstraint("kind IN ('self', 'third_party')", name="kind_known"),
         Index("ix_assessments_unit_year_created", "unit_id", "fiscal_year", "created_at", "id"),
         Index("ix_assessments_ruleset_year", "ruleset_name", "fiscal_year", "created_at", "id"),
-        Index("ix_assessments_created_id", "created_at", "id"),
-        Index("ix_assessments_grade_created", "grade", "created_at", "id"),
-        Index("ix_assessments_kind_created", "kind", "created_at", "id"),
+        Index("ix_assessments_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_assessments_tenant_grade_created", "tenant_id", "grade", "created_at", "id"),
+        Index("ix_assessments_tenant_kind_created", "tenant_id", "kind", "created_at", "id"),
     )
 
 
@@ -143,6 +153,7 @@ class IdempotencyRecord(Base):
 
     __tablename__ = "idempotency_keys"
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     route: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(80))
@@ -150,3 +161,64 @@ class IdempotencyRecord(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JsonB)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Tenant(Base):
+    """A smart-finance platform or an audit firm sharing the deployment."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ApiKey(Base):
+    """An API key: only a hash of the secret is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Engagement(Base):
+    """A tenant grants an audit firm's tenant access to one unit for named fiscal years."""
+
+    __tablename__ = "engagements"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    firm_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    fiscal_years: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_engagements_firm_unit", "firm_tenant_id", "unit_id"),)
+
+
+class AuditEntry(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE (migration 0003)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(500))
+    resource_ids: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    status: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
 from app.api.deps import SessionDep
+from app.auth.deps import READ
 from app.api.problems import NotFound, responses
 from app.assessments import service as assessments
 from app.db.models import Assessment, Unit
@@ -21,7 +22,7 @@ from app.reports.layout import ReportHeader, header_from_result
 from app.reports.xlsx import XLSX_MEDIA_TYPE, render_comparison_xlsx, render_xlsx
 from app.rulesets import service as rulesets
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], dependencies=[READ])
 IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 OtherPath = Annotated[uuid.UUID, Path(description="The other assessment")]
 

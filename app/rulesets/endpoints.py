@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Response, status
 
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
 from app.api.problems import responses
 from app.engine.rules import fmt
@@ -57,7 +58,7 @@ def detail(rs: Ruleset) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/rulesets", operation_id="listRulesets", summary="List rulesets", response_model=RulesetList,
+@router.get("/v1/rulesets", dependencies=[READ], operation_id="listRulesets", summary="List rulesets", response_model=RulesetList,
             responses=responses())
 def list_rulesets(session: SessionDep) -> dict[str, Any]:
     """Every ruleset name with its versions, title, region and fiscal years (built-in and registered)."""
@@ -75,7 +76,7 @@ def list_rulesets(session: SessionDep) -> dict[str, Any]:
     return {"items": items}
 
 
-@router.get("/v1/rulesets/{name}/{version}", operation_id="getRuleset", summary="Get one ruleset version",
+@router.get("/v1/rulesets/{name}/{version}", dependencies=[READ], operation_id="getRuleset", summary="Get one ruleset version",
             response_model=RulesetDetail, responses=responses(404))
 def get_ruleset(name: NamePath, version: VersionPath, session: SessionDep, response: Response) -> dict[str, Any]:
     """The full indicator tree of one version: points, 指标说明, 评分标准, rule kind and formula."""
@@ -84,7 +85,7 @@ def get_ruleset(name: NamePath, version: VersionPath, session: SessionDep, respo
     return detail(rs)
 
 
-@router.post("/v1/rulesets:validate", operation_id="validateRuleset", summary="Validate a ruleset document",
+@router.post("/v1/rulesets:validate", dependencies=[READ], operation_id="validateRuleset", summary="Validate a ruleset document",
              response_model=ValidationReport, responses=responses(422))
 def validate_ruleset(body: RulesetDocument) -> ValidationReport:
     """Check a ruleset document without storing it. Problems point into the document (JSON pointer and line)."""
@@ -94,7 +95,7 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
     return ValidationReport(valid=True, ref=rs.ref, content_hash=rs.content_hash)
 
 
-@router.post("/v1/rulesets", operation_id="registerRuleset", summary="Register a ruleset version",
+@router.post("/v1/rulesets", dependencies=[ADMIN], operation_id="registerRuleset", summary="Register a ruleset version",
              status_code=status.HTTP_201_CREATED, response_model=RulesetDetail, responses=responses(409, 422))
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response,
@@ -108,7 +109,7 @@ def register_ruleset(
     return detail(rs)
 
 
-@router.get("/v1/facts", operation_id="listFacts", summary="The fact vocabulary", response_model=FactVocabulary,
+@router.get("/v1/facts", dependencies=[READ], operation_id="listFacts", summary="The fact vocabulary", response_model=FactVocabulary,
             tags=["facts"])
 def list_facts() -> dict[str, Any]:
     """Every fact a submission may carry: key, Chinese name, unit and allowed range. Shared by all rulesets."""

@@ -104,7 +104,9 @@ def register(session: Session, text: str) -> tuple[Ruleset, bool]:
         if existing.content_hash == rs.content_hash:
             return rs, False
         raise Conflict(f"{rs.ref} is already registered with different content; ruleset versions are immutable, register a new version")
-    row = RulesetVersion(name=rs.name, version=rs.version, title=rs.title, region=rs.region,
+    from app.auth.scoping import current_tenant
+
+    row = RulesetVersion(tenant_id=current_tenant(session), name=rs.name, version=rs.version, title=rs.title, region=rs.region,
                          fiscal_years=rs.fiscal_years, content=text, content_hash=content_hash(text))
     session.add(row)
     try:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Response, status
 
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
 from app.api.problems import responses
 from app.db.models import Submission
@@ -24,7 +25,7 @@ def out(sub: Submission) -> SubmissionOut:
                          created_at=sub.created_at, etag=service.etag(sub))
 
 
-@router.put("/v1/units/{unit_id}/submissions/{fiscal_year}", operation_id="putSubmission",
+@router.put("/v1/units/{unit_id}/submissions/{fiscal_year}", dependencies=[SUBMIT], operation_id="putSubmission",
             summary="Create or replace a submission", response_model=SubmissionOut,
             responses={201: {"description": "Created (first version)", "model": SubmissionOut}, **responses(404, 412, 422, 428)})
 def put_submission(
@@ -43,7 +44,7 @@ def put_submission(
     return out(sub)
 
 
-@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}", operation_id="getSubmission",
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}", dependencies=[READ], operation_id="getSubmission",
             summary="Get the current submission", response_model=SubmissionOut, responses=responses(404))
 def get_submission(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDep, response: Response) -> SubmissionOut:
     """The newest version, with its `ETag` for a later `If-Match`."""
@@ -52,14 +53,14 @@ def get_submission(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionD
     return out(sub)
 
 
-@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions", operation_id="listSubmissionVersions",
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions", dependencies=[READ], operation_id="listSubmissionVersions",
             summary="List every version of a submission", response_model=SubmissionVersionList, responses=responses(404))
 def list_versions(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDep) -> dict[str, Any]:
     """All versions, oldest first. Versions are never changed or deleted."""
     return {"items": [out(s) for s in service.versions(session, unit_id, fiscal_year)]}
 
 
-@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions/{version}", operation_id="getSubmissionVersion",
+@router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions/{version}", dependencies=[READ], operation_id="getSubmissionVersion",
             summary="Get one version of a submission", response_model=SubmissionOut, responses=responses(404))
 def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[int, Path(ge=1)], session: SessionDep,
                 response: Response) -> SubmissionOut:

@@ -103,12 +103,12 @@ def version(session: Session, unit_id: uuid.UUID, year: int, number: int) -> Sub
 
 
 def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any], answers: dict[str, Any],
-          overrides: dict[str, Any], note: str | None, *, canonical: bool = False) -> Submission:
+          overrides: dict[str, Any], note: str | None, *, tenant_id: uuid.UUID, canonical: bool = False) -> Submission:
     problems: list[Problem] = []
     answers = _json_safe(answers, "/answers", problems)
     overrides = _json_safe(overrides, "/overrides", problems)
     canon = facts if canonical else canonical_facts(facts)
-    return Submission(id=uuid.uuid4(), unit_id=unit_id, fiscal_year=year, version=version_no, facts=canon,
+    return Submission(id=uuid.uuid4(), tenant_id=tenant_id, unit_id=unit_id, fiscal_year=year, version=version_no, facts=canon,
                       answers=answers, overrides=overrides, note=note,
                       content_hash=content_hash(canon, answers, overrides))
 
@@ -116,7 +116,7 @@ def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any],
 def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], answers: dict[str, Any],
         overrides: dict[str, Any], note: str | None, if_match: str | None, if_none_match: str | None) -> tuple[Submission, bool]:
     """Create (version 1) or replace (version n+1). Returns (submission, created)."""
-    units.get(session, unit_id, for_update=True)  # serialises writers of this unit
+    unit = units.get_owned(session, unit_id, for_update=True)  # also serialises writers of this unit
     existing = current(session, unit_id, year)
     if existing is None:
         if if_match is not None and if_match.strip() != "*":
@@ -135,7 +135,8 @@ def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], 
                 f"the submission has changed since you read it; current version is {existing.version}",
                 headers={"ETag": etag(existing)},
             )
-    sub = build(unit_id, year, 1 if existing is None else existing.version + 1, facts, answers, overrides, note)
+    sub = build(unit_id, year, 1 if existing is None else existing.version + 1, facts, answers, overrides, note,
+                tenant_id=unit.tenant_id)
     session.add(sub)
     try:
         with session.begin_nested():

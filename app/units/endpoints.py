@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import responses
 from app.units import service
@@ -16,7 +17,7 @@ router = APIRouter(tags=["units"])
 UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
 
 
-@router.post("/v1/units", operation_id="createUnit", summary="Create a unit", status_code=status.HTTP_201_CREATED,
+@router.post("/v1/units", dependencies=[SUBMIT], operation_id="createUnit", summary="Create a unit", status_code=status.HTTP_201_CREATED,
              response_model=UnitOut, responses=responses(409, 422))
 def create_unit(body: UnitCreate, session: SessionDep, response: Response) -> UnitOut:
     """Create a budget unit. The code (预算单位编码 / 统一社会信用代码) is unique."""
@@ -25,7 +26,7 @@ def create_unit(body: UnitCreate, session: SessionDep, response: Response) -> Un
     return UnitOut.model_validate(unit)
 
 
-@router.get("/v1/units", operation_id="listUnits", summary="List units", response_model=UnitPage, responses=responses(400, 422))
+@router.get("/v1/units", dependencies=[READ], operation_id="listUnits", summary="List units", response_model=UnitPage, responses=responses(400, 422))
 def list_units(
     session: SessionDep,
     region: Annotated[str | None, Query(description="Exact region")] = None,
@@ -42,13 +43,13 @@ def list_units(
     return UnitPage(items=[UnitOut.model_validate(r) for r in rows], next_cursor=encode_cursor([last]) if last else None)
 
 
-@router.get("/v1/units/{unit_id}", operation_id="getUnit", summary="Get a unit", response_model=UnitOut, responses=responses(404))
+@router.get("/v1/units/{unit_id}", dependencies=[READ], operation_id="getUnit", summary="Get a unit", response_model=UnitOut, responses=responses(404))
 def get_unit(unit_id: UnitIdPath, session: SessionDep) -> UnitOut:
     """One unit."""
     return UnitOut.model_validate(service.get(session, unit_id))
 
 
-@router.patch("/v1/units/{unit_id}", operation_id="updateUnit", summary="Update a unit", response_model=UnitOut,
+@router.patch("/v1/units/{unit_id}", dependencies=[SUBMIT], operation_id="updateUnit", summary="Update a unit", response_model=UnitOut,
               responses=responses(404, 422))
 def update_unit(unit_id: UnitIdPath, body: UnitUpdate, session: SessionDep) -> UnitOut:
     """Change a unit's name, kind, region or parent. The code cannot change."""

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.problems import Conflict, NotFound, Unprocessable
+from app.auth.deps import Forbidden
+from app.auth.scoping import current_tenant, owns
 from app.db.models import Unit
 from app.units.schemas import UnitCreate, UnitUpdate
 
@@ -25,7 +27,16 @@ def get(session: Session, unit_id: uuid.UUID, *, for_update: bool = False) -> Un
 
 
 def by_code(session: Session, code: str) -> Unit | None:
-    return session.scalar(select(Unit).where(Unit.code == code))
+    """The caller's own unit with this code."""
+    return session.scalar(select(Unit).where(Unit.code == code, Unit.tenant_id == current_tenant(session)))
+
+
+def get_owned(session: Session, unit_id: uuid.UUID, *, for_update: bool = False) -> Unit:
+    """A unit the caller owns: 404 when invisible, 403 when only granted by an engagement."""
+    unit = get(session, unit_id, for_update=for_update)
+    if not owns(session, unit.tenant_id):
+        raise Forbidden("an engagement grants reading this unit and third-party assessments, not changes")
+    return unit
 
 
 def _check_parent(session: Session, parent_id: uuid.UUID | None, self_id: uuid.UUID | None = None) -> None:
@@ -37,7 +48,7 @@ def _check_parent(session: Session, parent_id: uuid.UUID | None, self_id: uuid.U
     current: uuid.UUID | None = parent_id
     while current is not None:
         parent = session.get(Unit, current)
-        if parent is None:
+        if parent is None or not owns(session, parent.tenant_id):
             raise Unprocessable(f"parent unit {parent_id} does not exist",
                                 errors=[{"pointer": "/parent_id", "message": "no such unit"}])
         if parent.id in seen:
@@ -51,7 +62,7 @@ def create(session: Session, data: UnitCreate) -> Unit:
         raise Conflict(f"a unit with code {data.code} already exists",
                        errors=[{"pointer": "/code", "message": "already used by another unit"}])
     _check_parent(session, data.parent_id)
-    unit = Unit(id=uuid.uuid4(), **data.model_dump())
+    unit = Unit(id=uuid.uuid4(), tenant_id=current_tenant(session), **data.model_dump())
     session.add(unit)
     try:
         with session.begin_nested():
@@ -64,7 +75,7 @@ def create(session: Session, data: UnitCreate) -> Unit:
 
 
 def update(session: Session, unit_id: uuid.UUID, data: UnitUpdate) -> Unit:
-    unit = get(session, unit_id, for_update=True)
+    unit = get_owned(session, unit_id, for_update=True)
     changes = data.model_dump(exclude_unset=True)
     if "parent_id" in changes:
         _check_parent(session, changes["parent_id"], unit.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -193,3 +194,46 @@ def test_cli_unknown_ruleset_exits_nonzero() -> None:
     proc = cli("score", "tests/fixtures/seeds/001.yaml", "--ruleset", "no-such@1999")
     assert proc.returncode != 0
     assert "unknown ruleset" in proc.stderr
+
+
+# --------------------------------------------------------------------------- compiled vs pure Python
+
+_PURE_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import app.engine.rules, app.engine.scoring, app.engine.formula
+from app.engine import builtin_registry
+from app.engine.scoring import prepare, score, to_dict
+from app.engine.submission import load_submission_file
+from app.engine.yamlio import load_yaml
+files = [m.__file__ for m in (app.engine.formula, app.engine.rules, app.engine.scoring)]
+reg = builtin_registry()
+out = {}
+for path in map(Path, sys.argv[1:]):
+    case, _ = load_yaml(path)
+    rs = reg.get(case["ruleset"])
+    sub = load_submission_file((path.parent / case["input"]).resolve())
+    a = score(rs, prepare(rs, reg.vocabulary, sub.facts, sub.answers, sub.overrides))
+    out[path.stem] = json.dumps(to_dict(a, reg.vocabulary), ensure_ascii=False)
+print(json.dumps({"files": files, "cases": out}))
+"""
+
+
+def test_pure_python_engine_gives_the_same_bytes(tmp_path: Path) -> None:
+    """The engine may run compiled (mypyc) or as plain Python: both must give identical output."""
+    (tmp_path / "app").mkdir()
+    shutil.copy(ROOT / "app" / "__init__.py", tmp_path / "app" / "__init__.py")
+    shutil.copytree(
+        ROOT / "app" / "engine", tmp_path / "app" / "engine",
+        ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"),
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "JIXIAO_RULESETS_DIR": str(ROOT / "rulesets")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PURE_SCRIPT, *map(str, CASES)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pure = json.loads(proc.stdout)
+    assert all(f.startswith(str(tmp_path)) and f.endswith(".py") for f in pure["files"]), pure["files"]
+    for path in CASES:
+        assert pure["cases"][path.stem] == _dumps(path), f"{path.stem}: pure Python and in-process engine differ"

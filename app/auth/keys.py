@@ -1,0 +1,84 @@
+"""API keys: random, prefixed, stored as a hash only, shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import ApiKey, Tenant
+
+SCOPES = ("read", "submit", "assess", "admin")
+KEY_PREFIX = "jx_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a tenant, through one key, with some scopes."""
+
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """(prefix, full key). The prefix identifies the key in lists and logs; the rest is secret."""
+    prefix = KEY_PREFIX + secrets.token_hex(4)
+    return prefix, f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def get_or_create_tenant(session: Session, name: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        tenant = Tenant(id=uuid.uuid4(), name=name)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def create_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[str],
+               expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    bad = sorted(set(scopes) - set(SCOPES))
+    if bad or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {list(SCOPES)}; got {scopes}")
+    prefix, key = new_key()
+    row = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, prefix=prefix, secret_hash=_hash(key),
+                 scopes=sorted(set(scopes), key=SCOPES.index), expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def verify(session: Session, presented: str) -> Principal | None:
+    """The principal of a presented key, or None when unknown, wrong, expired or revoked."""
+    if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
+        return None
+    prefix = presented[: len(KEY_PREFIX) + 8]
+    row = session.execute(
+        select(ApiKey.id, ApiKey.tenant_id, ApiKey.secret_hash, ApiKey.scopes, ApiKey.expires_at, ApiKey.revoked_at)
+        .where(ApiKey.prefix == prefix)
+    ).first()
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash(presented)):
+        return None
+    now = datetime.now(UTC)
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    return Principal(row.tenant_id, row.id, frozenset(row.scopes))
+
+
+def revoke(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.flush()
+    return row

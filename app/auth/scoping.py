@@ -1,0 +1,71 @@
+"""Tenant scoping in the data layer: every ORM query sees only what the caller may see.
+
+A listener on the Session adds ``with_loader_criteria`` for every tenant-owned model to
+every ORM statement of a session whose ``info["principal"]`` is set. Endpoints never
+filter by tenant themselves, so a new query cannot forget to. A tenant sees its own rows;
+an audit firm also sees the units, submissions and assessments granted to it by an
+engagement (unit and fiscal years) until the engagement is revoked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, any_, event, exists, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from app.db.models import ApiKey, Assessment, AuditEntry, Engagement, IdempotencyRecord, RulesetVersion, Submission, Unit
+
+
+def _granted_unit_ids(tid: uuid.UUID) -> Any:
+    return select(Engagement.unit_id).where(Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    principal = state.session.info.get("principal")
+    if principal is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("skip_tenant_scope"):
+        return
+    tid = principal.tenant_id
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            Unit, lambda cls: or_(cls.tenant_id == tid, cls.id.in_(_granted_unit_ids(tid))), include_aliases=True,
+        ),
+        with_loader_criteria(
+            Submission,
+            lambda cls: or_(cls.tenant_id == tid, exists().where(and_(
+                Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
+                Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))),
+            include_aliases=True,
+        ),
+        with_loader_criteria(
+            Assessment,
+            lambda cls: or_(cls.tenant_id == tid, exists().where(and_(
+                Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
+                Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))),
+            include_aliases=True,
+        ),
+        with_loader_criteria(RulesetVersion, lambda cls: cls.tenant_id == tid, include_aliases=True),
+        with_loader_criteria(IdempotencyRecord, lambda cls: cls.tenant_id == tid, include_aliases=True),
+        with_loader_criteria(ApiKey, lambda cls: cls.tenant_id == tid, include_aliases=True),
+        with_loader_criteria(AuditEntry, lambda cls: cls.tenant_id == tid, include_aliases=True),
+        with_loader_criteria(
+            Engagement, lambda cls: or_(cls.owner_tenant_id == tid, cls.firm_tenant_id == tid), include_aliases=True,
+        ),
+    )
+
+
+def owns(session: Session, tenant_id: uuid.UUID) -> bool:
+    """Whether the caller of this session is the owner tenant (not a firm under an engagement)."""
+    principal = session.info.get("principal")
+    return principal is not None and principal.tenant_id == tenant_id
+
+
+def current_tenant(session: Session) -> uuid.UUID:
+    principal = session.info.get("principal")
+    if principal is None:
+        raise RuntimeError("no principal on this session")
+    return principal.tenant_id  # type: ignore[no-any-return]

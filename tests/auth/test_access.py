@@ -1,0 +1,226 @@
+"""Access control walked over every operation of the published OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.api.factories import assess, create_unit, put_submission, seed
+from tests.conftest import ALL_SCOPES, make_key
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+PUBLIC = {"/healthz", "/readyz"}
+OPERATIONS = sorted((path, method, op) for path, item in DOC["paths"].items() for method, op in item.items()
+                    if path not in PUBLIC)
+TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id"}
+TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys")
+
+
+def required_scope(op: dict[str, Any]) -> str:
+    """Every /v1 operation declares 401/403; its scope is read off a call with each scope."""
+    assert "401" in op["responses"] and "403" in op["responses"], op["operationId"]
+    return ""
+
+
+def snapshot(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    out = {}
+    with engine.connect() as conn:
+        for t in TABLES:
+            out[t] = conn.execute(text(f"SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM {t} x")).scalar_one()
+    return out
+
+
+@pytest.fixture
+def world(client, db_engine):  # type: ignore[no-untyped-def]
+    """Tenant A's records: a unit with a submission and two assessments, a key, an engagement."""
+    data = seed("001")
+    unit = create_unit(client, name=data["unit"]["name"])
+    assert put_submission(client, unit["id"], 2023, data).status_code == 201
+    a1 = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
+    a2 = assess(client, unit["id"], 2023, "shenzhen-yantian@2023", kind="third_party").json()
+    key = client.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).json()
+    firm_id, _ = make_key("firm-x", ["read"])
+    eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]}).json()
+    return {"unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
+            "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian"}
+
+
+def _url(path: str, values: dict[str, Any]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "version" and "/rulesets/" in path:
+            return "2023"
+        return str(values[name])
+
+    return re.sub(r"\{([a-z_]+)\}", sub, path)
+
+
+BODIES: dict[str, Any] = {
+    "updateUnit": {"name": "改名"},
+    "putSubmission": {"facts": {"procurement_planned": "1"}},
+}
+
+
+def _call(c: TestClient, method: str, url: str, op: dict[str, Any], headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    body = BODIES.get(op["operationId"], {}) if method in ("post", "put", "patch") else None
+    return c.request(method.upper(), url, json=body, headers=headers or {})
+
+
+def test_the_walk_covers_every_operation():
+    ops = {op["operationId"] for _, _, op in OPERATIONS}
+    assert len(ops) == len(OPERATIONS) >= 25
+    assert {"createAssessment", "batchAssessments", "createKey", "listAuditLog", "getAssessmentReportXlsx"} <= ops
+
+
+@pytest.mark.parametrize(("path", "method", "op"), OPERATIONS, ids=[o[2]["operationId"] for o in OPERATIONS])
+def test_refusals_change_nothing(path, method, op, world, db_engine):  # type: ignore[no-untyped-def]
+    from app.main import app
+
+    url = _url(path, world)
+    with TestClient(app, raise_server_exceptions=False) as anon:
+        before = snapshot(db_engine)
+        r = _call(anon, method, url, op)
+        assert r.status_code == 401, (method, url, r.status_code, r.text[:200])
+        assert r.headers["content-type"] == "application/problem+json"
+        r = _call(anon, method, url, op, {"Authorization": "Bearer jx_deadbeef_not-a-real-key"})
+        assert r.status_code == 401
+        assert snapshot(db_engine) == before
+        # Keys that each lack one scope: exactly the lack of the needed scope is refused (403),
+        # and a refused call changes nothing.
+        keys = {scope: make_key("tenant-a", [s for s in ALL_SCOPES if s != scope])[1] for scope in ALL_SCOPES}
+        refused = []
+        for scope, key in keys.items():
+            before = snapshot(db_engine)
+            code = _call(anon, method, url, op, {"Authorization": f"Bearer {key}"}).status_code
+            if code == 403:
+                refused.append(scope)
+                assert snapshot(db_engine) == before, f"{op['operationId']}: a refused call changed the database"
+        assert len(refused) >= 1, f"{op['operationId']}: no scope is required"
+        if TENANT_OWNED_PARAMS & set(re.findall(r"\{([a-z_]+)\}", path)):
+            _, other = make_key("tenant-b", ALL_SCOPES)
+            before = snapshot(db_engine)
+            r = _call(anon, method, url, op, {"Authorization": f"Bearer {other}"})
+            assert r.status_code == 404, (op["operationId"], r.status_code, r.text[:300])
+            assert snapshot(db_engine) == before
+
+
+def test_refused_calls_are_in_the_audit_log(client, anonymous):
+    assert anonymous.post("/v1/units", json={}).status_code == 401
+    _, reader = make_key("tenant-a", ["read"])
+    r = anonymous.post("/v1/units", json={"code": "A1", "name": "n", "kind": "k", "region": "r"},
+                       headers={"Authorization": f"Bearer {reader}"})
+    assert r.status_code == 403
+    entries = client.get("/v1/audit-log", params={"refused": True}).json()["items"]
+    assert [e["status"] for e in entries] == [403]  # the anonymous one has no tenant to belong to
+    assert entries[0]["route"] == "/v1/units" and entries[0]["method"] == "POST"
+
+
+def test_audit_log_is_append_only(client, db_engine):
+    create_unit(client)
+    entries = client.get("/v1/audit-log").json()["items"]
+    assert entries and entries[0]["method"] == "POST" and entries[0]["status"] == 201
+    assert "location" in entries[0]["resource_ids"]
+    with pytest.raises(Exception, match="append-only"), db_engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    with pytest.raises(Exception, match="append-only"), db_engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET status = 200"))
+    ops = {(p, m) for p, item in DOC["paths"].items() for m in item if p.startswith("/v1/audit-log")}
+    assert ops == {("/v1/audit-log", "get")}
+
+
+def test_engagement_grants_one_unit_and_year_until_revoked(client, anonymous):
+    data = seed("001")
+    unit = create_unit(client, name="被审计单位")
+    other_unit = create_unit(client, name="其他单位")
+    for u in (unit, other_unit):
+        put_submission(client, u["id"], 2023, data)
+    put_submission(client, unit["id"], 2022, {"facts": {}})
+    own = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
+    firm_id, firm_key = make_key("audit-firm", ["read", "assess"])
+    firm = {"Authorization": f"Bearer {firm_key}"}
+    eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]})
+    assert eng.status_code == 201
+
+    assert anonymous.get(f"/v1/units/{unit['id']}", headers=firm).status_code == 200
+    assert anonymous.get(f"/v1/units/{unit['id']}/submissions/2023", headers=firm).status_code == 200
+    assert anonymous.get(f"/v1/assessments/{own['id']}", headers=firm).status_code == 200
+    listed = anonymous.get("/v1/units", headers=firm).json()["items"]
+    assert [u["id"] for u in listed] == [unit["id"]]
+    third = anonymous.post("/v1/assessments", headers=firm, json={"unit_id": unit["id"], "fiscal_year": 2023,
+                           "ruleset": "shenzhen-yantian@2023", "kind": "third_party", "evaluator": "某会计师事务所"})
+    assert third.status_code == 201, third.text
+    assert third.json()["total"] == "93.97"
+    selfie = anonymous.post("/v1/assessments", headers=firm, json={"unit_id": unit["id"], "fiscal_year": 2023,
+                            "ruleset": "shenzhen-yantian@2023", "kind": "self", "evaluator": "x"})
+    assert selfie.status_code == 403
+    # the owner sees the firm's assessment of its unit
+    kinds = {a["kind"] for a in client.get("/v1/assessments", params={"unit_id": unit["id"]}).json()["items"]}
+    assert kinds == {"self", "third_party"}
+
+    assert anonymous.get(f"/v1/units/{other_unit['id']}", headers=firm).status_code == 404
+    assert anonymous.get(f"/v1/units/{unit['id']}/submissions/2022", headers=firm).status_code == 404
+    r = anonymous.post("/v1/assessments", headers=firm, json={"unit_id": unit["id"], "fiscal_year": 2022,
+                       "ruleset": "shenzhen-yantian", "kind": "third_party", "evaluator": "x"})
+    assert r.status_code == 404
+    assert anonymous.put(f"/v1/units/{unit['id']}/submissions/2023", headers=firm, json={"facts": {}}).status_code == 403
+
+    assert client.post(f"/v1/engagements/{eng.json()['id']}:revoke").status_code == 200
+    assert anonymous.get(f"/v1/units/{unit['id']}", headers=firm).status_code == 404
+    assert anonymous.get(f"/v1/assessments/{own['id']}", headers=firm).status_code == 404
+    assert anonymous.get(f"/v1/assessments/{third.json()['id']}", headers=firm).status_code == 404
+
+
+def test_keys_are_shown_once_and_never_logged(client, anonymous, caplog):
+    caplog.set_level(logging.DEBUG)
+    created = client.post("/v1/keys", json={"name": "平台", "scopes": ["read"]})
+    assert created.status_code == 201
+    key = created.json()["key"]
+    assert key.startswith(created.json()["prefix"] + "_")
+    auth = {"Authorization": f"Bearer {key}"}
+    assert anonymous.get("/v1/rulesets", headers=auth).status_code == 200
+    assert anonymous.post("/v1/units", headers=auth, json={}).status_code == 403
+    listing = client.get("/v1/keys")
+    assert key not in listing.text and created.json()["prefix"] in listing.text
+    audit = client.get("/v1/audit-log")
+    assert key not in audit.text
+    assert key not in caplog.text
+    secret = key.split("_", 2)[2]
+    assert secret not in listing.text + audit.text + caplog.text
+
+    assert client.post(f"/v1/keys/{created.json()['id']}:revoke").status_code == 200
+    assert anonymous.get("/v1/rulesets", headers=auth).status_code == 401
+
+
+def test_expired_key_is_refused(client, anonymous):
+    import datetime as dt
+
+    from app.db.session import get_sessionmaker
+    from app.db.models import ApiKey
+
+    created = client.post("/v1/keys", json={"name": "short", "scopes": ["read"],
+                                            "expires_at": "2099-01-01T00:00:00+00:00"}).json()
+    auth = {"Authorization": f"Bearer {created['key']}"}
+    assert anonymous.get("/v1/facts", headers=auth).status_code == 200
+    with get_sessionmaker()() as s, s.begin():
+        s.get(ApiKey, created["id"]).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    r = anonymous.get("/v1/facts", headers=auth)
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_another_tenant_sees_nothing(client, anonymous):
+    unit = create_unit(client)
+    _, other = make_key("tenant-b", ALL_SCOPES)
+    auth = {"Authorization": f"Bearer {other}"}
+    assert anonymous.get("/v1/units", headers=auth).json()["items"] == []
+    assert anonymous.get(f"/v1/units/{unit['id']}", headers=auth).status_code == 404
+    # the same unit code is free in another tenant
+    r = anonymous.post("/v1/units", headers=auth, json={"code": unit["code"], "name": "n", "kind": "k", "region": "r"})
+    assert r.status_code == 201
