@@ -1,7 +1,7 @@
 """Build hook: compile the scoring engine's hot modules with mypyc.
 
 The engine is plain, type-checked Python; mypyc turns app/engine/{formula,rules,scoring}.py
-into C extensions (about twice as fast). Set JIXIAO_PURE_PYTHON=1 to skip compilation;
+and the ruleset/vocabulary modules into C extensions (about twice as fast). Set JIXIAO_PURE_PYTHON=1 to skip compilation;
 without a C compiler the build falls back to pure Python by itself.
 """
 
@@ -12,7 +12,7 @@ import sys
 
 from setuptools import setup
 
-HOT = ["app/engine/formula.py", "app/engine/rules.py", "app/engine/scoring.py"]
+HOT = ["app/engine/formula.py", "app/engine/rules.py", "app/engine/scoring.py", "app/engine/ruleset.py", "app/engine/facts.py"]
 
 
 def _ext_modules() -> list[object]:

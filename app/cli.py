@@ -144,7 +144,7 @@ def render_table(assessment: Any, unit_name: str, year: int) -> str:
             if r.override is not None:
                 lines.append(f"{'':<54}覆盖：{r.override.reason}（计算值 {'—' if r.computed is None else fmt(r.computed)}）")
             elif r.outcome is not None:
-                for lost, reason, _src in r.outcome.deductions or []:
+                for lost, reason, _src in r.outcome.all_deductions():
                     lines.append(f"{'':<54}-{fmt(lost)} {reason!s}")
                 if r.outcome.missing_facts:
                     lines.append(f"{'':<54}缺少数据：{', '.join(r.outcome.missing_facts)}")

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--requests 400] [--concurrency 1,8,32]
 
-Starts the service with uvicorn on the embedded PostgreSQL (or DATABASE_URL's
+Starts the service (authenticating every call with an API key) with uvicorn on the embedded PostgreSQL (or DATABASE_URL's
 server), in a throwaway database ``jixiao_bench``; seeds units with the 001
 submission; then, at each concurrency, sends POST /v1/assessments (score,
 persist, answer with the breakdown) and, in the same run, POSTs of the same
@@ -73,12 +73,13 @@ def start(module: str, url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{module} did not start")
 
 
-async def load(url: str, bodies: list[dict], concurrency: int) -> tuple[list[float], float, int]:
+async def load(url: str, bodies: list[dict], concurrency: int,
+               headers: dict[str, str] | None = None) -> tuple[list[float], float, int]:
     latencies: list[float] = []
     errors = 0
     queue = list(range(len(bodies)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers or {}) as client:
         async def worker() -> None:
             nonlocal errors
             while queue:
@@ -117,6 +118,15 @@ def main() -> int:
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")
     floor_url = fresh_database("jixiao_bench_floor")
+    from sqlalchemy.orm import Session
+
+    from app.auth.keys import create_key, get_or_create_tenant
+
+    engine = create_engine(url)
+    with Session(engine) as session, session.begin():
+        _, key = create_key(session, get_or_create_tenant(session, "bench").id, "bench", ["read", "submit", "assess"])
+    engine.dispose()
+    auth = {"Authorization": f"Bearer {key}"}
 
     api_port, floor_port = free_port(), free_port()
     api = start("app.main:app", url, api_port)
@@ -125,7 +135,7 @@ def main() -> int:
     data = seed("001")
     try:
         units = []
-        with httpx.Client(base_url=base, timeout=60) as c:
+        with httpx.Client(base_url=base, timeout=60, headers=auth) as c:
             for i in range(50):
                 u = c.post("/v1/units", json={"code": f"BENCH{i:03d}", "name": data["unit"]["name"],
                                               "kind": "school", "region": "盐田区"}).json()
@@ -142,7 +152,7 @@ def main() -> int:
                        "kind": "self", "evaluator": "bench"} for i in range(args.requests)]
             asyncio.run(load(f"http://127.0.0.1:{floor_port}/floor", bodies[:20], 4))  # warm
             f_lat, f_wall, f_err = asyncio.run(load(f"http://127.0.0.1:{floor_port}/floor", bodies, conc))
-            a_lat, a_wall, a_err = asyncio.run(load(f"{base}/v1/assessments", bodies, conc))
+            a_lat, a_wall, a_err = asyncio.run(load(f"{base}/v1/assessments", bodies, conc, auth))
             results.append((conc, a_lat, a_wall, a_err, f_lat, f_wall, f_err))
 
         print(f"POST /v1/assessments vs floor (bench/floor_app.py), {args.requests} requests per level, "
@@ -159,7 +169,7 @@ def main() -> int:
         calls = max(1, args.batch_units // per_call)
         t0 = time.perf_counter()
         stored = 0
-        with httpx.Client(base_url=base, timeout=300) as c:
+        with httpx.Client(base_url=base, timeout=300, headers=auth) as c:
             for k in range(calls):
                 items = [{"unit": {"code": f"BATCH{k:02d}{i:04d}", "name": f"单位{i}", "kind": "school", "region": "批量区"},
                           "fiscal_year": 2023, "facts": data["facts"], "answers": data["answers"],

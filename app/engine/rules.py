@@ -141,7 +141,7 @@ class Outcome:
     """What a rule found. Lists are created only when something is added (scoring is hot)."""
 
     __slots__ = ("score", "status", "input_names", "values", "deductions", "missing_facts",
-                 "missing_answers", "messages")
+                 "missing_answers", "messages", "parts")
 
     def __init__(self, score: Decimal | None, status: str = SCORED, *, missing_facts: list[str] | None = None,
                  input_names: tuple[str, ...] = ()) -> None:
@@ -156,6 +156,21 @@ class Outcome:
         self.missing_facts = missing_facts
         self.missing_answers: list[str] | None = None
         self.messages: list[str] | None = None
+        #: (part name, outcome) of a composite rule, flattened when shown
+        self.parts: list[tuple[str, Outcome]] | None = None
+
+    def all_values(self) -> list[tuple[str, Decimal, bool]]:
+        out = list(self.values or [])
+        for _, sub in self.parts or []:
+            out.extend(sub.all_values())
+        return out
+
+    def all_deductions(self) -> list[tuple[Decimal, str | Text, str]]:
+        out = list(self.deductions or [])
+        for name, sub in self.parts or []:
+            for lost, reason, source in sub.all_deductions():
+                out.append((lost, Text(_part_reason, name, reason), source))
+        return out
 
     def value(self, label: str, value: Decimal, percent: bool = True) -> None:
         if self.values is None:
@@ -360,6 +375,7 @@ class Checklist(Rule):
         if total != points:
             raise RuleSpecError(f"{path}/items", f"items add up to {fmt(total)} points, the rule has {fmt(points)}")
         self.facts = frozenset(facts)
+        self._addrs: dict[str, list[str]] = {}
 
     def answer_addresses(self, addr: str) -> dict[str, str]:
         return {f"{addr}/{it.key}": "item" for it in self.items if it.fact is None}
@@ -367,7 +383,10 @@ class Checklist(Rule):
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         out = Outcome(ZERO, input_names=self.names)
         score = ZERO
-        for it in self.items:
+        addrs = self._addrs.get(addr)
+        if addrs is None:
+            addrs = self._addrs[addr] = [addr + "/" + it.key for it in self.items]
+        for i, it in enumerate(self.items):
             if it.fact is not None:
                 if it.fact not in ctx.facts:
                     if out.missing_facts is None:
@@ -380,7 +399,7 @@ class Checklist(Rule):
                 else:
                     out.deduct(it.points, Text(_item_reason, it.text, "未达到"), "computed")
                 continue
-            item_addr = addr + "/" + it.key
+            item_addr = addrs[i]
             a = ctx.answers.get(item_addr)
             if a is None or (a.met is None and a.score is None):
                 out.need_answer(item_addr)
@@ -870,6 +889,7 @@ class Composite(Rule):
         for z in self.zero_if:
             names |= z.when.names
         self.facts = frozenset(names)
+        self._addrs: dict[str, list[str]] = {}
 
     @property
     def formula_text(self) -> str | None:
@@ -902,14 +922,13 @@ class Composite(Rule):
                 return out
         total = ZERO
         pending = False
-        for part in self.parts:
-            sub = part.rule.evaluate(ctx, addr + "/" + part.key)
-            if sub.values:
-                for v in sub.values:
-                    out.value(*v)
-            if sub.deductions:
-                for lost, reason, source in sub.deductions:
-                    out.deduct(lost, Text(_part_reason, part.name, reason), source)
+        addrs = self._addrs.get(addr)
+        if addrs is None:
+            addrs = self._addrs[addr] = [addr + "/" + p.key for p in self.parts]
+        subs: list[tuple[str, Outcome]] = []
+        for part, part_addr in zip(self.parts, addrs):
+            sub = part.rule.evaluate(ctx, part_addr)
+            subs.append((part.name, sub))
             if sub.missing_facts:
                 missing_facts.extend(f for f in sub.missing_facts if f not in missing_facts)
             if sub.missing_answers:
@@ -922,6 +941,7 @@ class Composite(Rule):
                 pending = True
             else:
                 total += sub.score
+        out.parts = subs
         if missing_facts:
             out.missing_facts = missing_facts
             out.status, out.score = MISSING_FACTS, None

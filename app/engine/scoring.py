@@ -72,6 +72,22 @@ class AdjustmentResult:
     reasons: list[str]
 
 
+class Row:
+    """One indicator's numbers, as scoring computes them (the tree view is built from these)."""
+
+    __slots__ = ("points", "score", "computed", "status", "outcome", "override", "note")
+
+    def __init__(self, points: Decimal, score: Decimal | None, computed: Decimal | None, status: str,
+                 outcome: Outcome | None, override: Override | None, note: str | None) -> None:
+        self.points = points
+        self.score = score
+        self.computed = computed
+        self.status = status
+        self.outcome = outcome
+        self.override = override
+        self.note = note
+
+
 class Assessment:
     """The result of scoring. The indicator tree (``indicators``) is built on first use:
     scoring itself only computes numbers and statuses into flat rows."""
@@ -80,7 +96,7 @@ class Assessment:
                  "warnings", "missing_facts", "missing_answers", "facts", "_rows", "_tree")
 
     def __init__(self, *, ruleset: Ruleset, status: str, total: Decimal, base_total: Decimal,
-                 adjustments_total: Decimal, grade: str | None, rows: dict[str, tuple[Any, ...]],
+                 adjustments_total: Decimal, grade: str | None, rows: dict[str, Row],
                  adjustments: list[AdjustmentResult], warnings: list[dict[str, str]], missing_facts: list[str],
                  missing_answers: list[str], facts: dict[str, Any]) -> None:
         self.ruleset = ruleset
@@ -98,7 +114,7 @@ class Assessment:
         self._rows = rows
         self._tree: list[IndicatorResult] | None = None
 
-    def row(self, code: str) -> tuple[Any, ...]:
+    def row(self, code: str) -> Row:
         return self._rows[code]
 
     @property
@@ -107,9 +123,9 @@ class Assessment:
             rows = self._rows
 
             def build(ind: Indicator) -> IndicatorResult:
-                pts, adopted, computed, status, outcome, override, note = rows[ind.code]
+                r = rows[ind.code]
                 kids = [build(c) for c in ind.children]
-                return IndicatorResult(ind, pts, adopted, computed, status, outcome, override, kids, note)
+                return IndicatorResult(ind, r.points, r.score, r.computed, r.status, r.outcome, r.override, kids, r.note)
 
             self._tree = [build(i) for i in self.ruleset.indicators]
         return self._tree
@@ -316,7 +332,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
     ctx = Ctx(facts, answers, quantum, rounding)
     overrides = prepared.overrides
     warnings = list(prepared.warnings)
-    rows: dict[str, tuple[Any, ...]] = {}
+    rows: dict[str, Row] = {}
     na_codes: dict[str, str] = {}
     missing_facts: list[str] = []
     missing_answers: list[str] = []
@@ -335,7 +351,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
             target = leaf.not_applicable.transfer_to if leaf.not_applicable else None
             if target:
                 note += f"，{fmt(leaf.points)}分调整至{target} {ruleset.by_code[target].name}"
-            rows[code] = (ZERO, ZERO, ZERO, NOT_APPLICABLE, None, None, note)
+            rows[code] = Row(ZERO, ZERO, ZERO, NOT_APPLICABLE, None, None, note)
             continue
         extra = ZERO
         if na_codes and code in transfers:
@@ -366,9 +382,9 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
                 computed = available
         ov = overrides.get(code) if overrides else None
         if ov is not None:
-            rows[code] = (available, ov.score, computed, OVERRIDDEN, out, ov, note)
+            rows[code] = Row(available, ov.score, computed, OVERRIDDEN, out, ov, note)
         else:
-            rows[code] = (available, computed, computed, out.status if computed is None else SCORED, out, None, note)
+            rows[code] = Row(available, computed, computed, out.status if computed is None else SCORED, out, None, note)
             if computed is None:
                 if out.missing_facts:
                     missing_facts.extend(f for f in out.missing_facts if f not in missing_facts)
@@ -383,32 +399,31 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         any_missing = False
         for c in child_codes:
             r = rows[c]
-            k_pts = r[0]
-            k_score = r[1]
-            k_comp = r[2]
-            k_status = r[3]
-            pts += k_pts
+            k_status = r.status
+            pts += r.points
+            k_score = r.score
             if k_score is not None:
                 sc += k_score
-            if k_status not in _DONE:
+            if k_status != SCORED and k_status != OVERRIDDEN and k_status != NOT_APPLICABLE:
                 complete = False
                 if k_status == MISSING_FACTS:
                     any_missing = True
             if comp is not None:
+                k_comp = r.computed
                 if k_comp is not None:
                     comp += k_comp
                 elif k_status != NOT_APPLICABLE:
                     comp = None
-        rows[ind.code] = (pts, sc, comp, SCORED if complete else (MISSING_FACTS if any_missing else PENDING),
-                          None, None, None)
+        rows[ind.code] = Row(pts, sc, comp, SCORED if complete else (MISSING_FACTS if any_missing else PENDING),
+                             None, None, None)
 
     base = ZERO
     complete = True
     for top in ruleset.indicators:
         t = rows[top.code]
-        if t[1] is not None:
-            base += t[1]
-        if t[3] not in _DONE:
+        if t.score is not None:
+            base += t.score
+        if t.status not in _DONE:
             complete = False
 
     # 4. Adjustments (加减分项), outside the tree.
@@ -510,10 +525,10 @@ def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, 
                 else:
                     inputs[k] = _value(v)
         d["inputs"] = inputs
-        d["values"] = [] if o is None or not o.values else [
-            {"name": n, "value": pct(v) if is_pct else fmt(v)} for n, v, is_pct in o.values]
-        computed_deductions = [] if o is None or not o.deductions else [
-            {"points": fmt(p), "reason": str(reason), "source": src} for p, reason, src in o.deductions]
+        d["values"] = [] if o is None else [
+            {"name": n, "value": pct(v) if is_pct else fmt(v)} for n, v, is_pct in o.all_values()]
+        computed_deductions = [] if o is None else [
+            {"points": fmt(p), "reason": str(reason), "source": src} for p, reason, src in o.all_deductions()]
         if r.override is not None:
             d["deductions"] = ([{"points": fmt(r.points - r.override.score), "reason": r.override.reason, "source": "override"}]
                                if r.override.score < r.points else [])
