@@ -16,7 +16,7 @@ from app.api import problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments.endpoints import router as assessments_router
 from app.auth.endpoints import router as access_router
-from app.auth.middleware import AuditMiddleware, AuthMiddleware
+from app.auth.middleware import AuditMiddleware
 from app.assessments.schemas import BatchItem
 from app.engine import builtin_registry
 from app.reports.endpoints import router as reports_router
@@ -53,9 +53,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     problems.install(app)
-    # Outermost first: audit sees every outcome, authentication runs before idempotent replays.
+    # Audit (outermost) sees every outcome, including replays and refusals.
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(AuthMiddleware)
     app.add_middleware(AuditMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)

@@ -10,10 +10,7 @@ from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from app.api.problems import BadRequest
-from app.auth.deps import session_scope
-
-#: One session per request; committed before the response is sent, rolled back on error.
-SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
+from app.auth.deps import SessionDep  # noqa: F401 - one session per request, shared with the auth check
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size")]
 CursorQuery = Annotated[str | None, Query(description="Opaque cursor from `next_cursor` of the previous page")]

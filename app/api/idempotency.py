@@ -34,10 +34,18 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        key_raw = dict(scope["headers"]).get(HEADER)
-        principal = scope.get("state", {}).get("principal")
-        if key_raw is None or principal is None:
-            # Without a caller there is nothing to replay: the route answers 401 itself.
+        headers = dict(scope["headers"])
+        key_raw = headers.get(HEADER)
+        if key_raw is None:
+            await self.app(scope, receive, send)
+            return
+        presented = headers.get(b"authorization", b"").decode("latin-1")
+        try:
+            principal = await run_in_threadpool(_principal, presented)
+        except Exception:  # noqa: BLE001 - database down: the route answers 503 itself
+            principal = None
+        if principal is None:
+            # Without a valid caller there is nothing to replay: the route answers 401 itself.
             await self.app(scope, receive, send)
             return
         tenant_id = principal.tenant_id
@@ -106,6 +114,16 @@ class IdempotencyMiddleware:
                                         b"".join(chunks))
             except Exception:  # noqa: BLE001 - storing the replay is best effort
                 pass
+
+
+def _principal(header: str) -> Any:
+    from app.auth.keys import verify
+    from app.db.session import get_sessionmaker
+
+    if header[:7].lower() != "bearer ":
+        return None
+    with get_sessionmaker()() as session:
+        return verify(session, header[7:].strip())
 
 
 def _lookup(tenant_id: uuid.UUID, key: str, route: str) -> IdempotencyRecord | None:

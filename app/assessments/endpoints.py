@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
@@ -32,19 +32,20 @@ IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 @router.post("/v1/assessments", dependencies=[ASSESS], operation_id="createAssessment", summary="Score and store an assessment",
              status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
              responses=responses(404, 422))
-def create_assessment(body: AssessmentCreate, session: SessionDep) -> FastJSONResponse:
+def create_assessment(body: AssessmentCreate, session: SessionDep, request: Request) -> FastJSONResponse:
     """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
     with `strict=true`. Assessments never change: scoring again makes a new one."""
     row = service.create(session, body)
+    request.state.created_id = row.id
     return FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
 
 
 @router.post("/v1/assessments:batch", dependencies=[SUBMIT, ASSESS], operation_id="batchAssessments",
              summary="Submit and score up to 1,000 units", response_model=BatchResult,
              responses=responses(413, 422))
-def batch_assessments(body: BatchRequest, session: SessionDep) -> FastJSONResponse:
+def batch_assessments(body: BatchRequest, session: SessionDep, request: Request) -> FastJSONResponse:
     """Each item carries a unit (found by code or created), its submission and the assessment to make.
     Items are answered one by one: a failing item reports its own problem (pointers under `/items/N`)
     and leaves nothing stored; the others are stored in one transaction."""
@@ -52,6 +53,7 @@ def batch_assessments(body: BatchRequest, session: SessionDep) -> FastJSONRespon
     if len(body.items) > limit:
         raise PayloadTooLarge(f"at most {limit} items per batch")
     result = service.batch(session, body.items)
+    request.state.audit_status = 200
     return FastJSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
 
 

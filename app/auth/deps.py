@@ -1,18 +1,25 @@
-"""Route dependencies: the caller's principal and the scope a route needs."""
+"""Route dependencies: the request's session, the caller's principal and the scope a route needs.
+
+The key is verified inside the request's own session (one round trip, no second connection);
+the session is then scoped to the caller's tenant. A successful change is written to the audit
+log in the same transaction as the change itself, so no change can exist without its entry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.api.problems import ProblemError
-from app.auth.keys import Principal
+from app.auth.keys import Principal, verify
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer jx_…`")
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class Unauthorized(ProblemError):
@@ -23,15 +30,68 @@ class Forbidden(ProblemError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+def session_scope(request: Request) -> Iterator[Session]:
+    """One session per request; commit on success (with the audit entry), roll back on error."""
+    from app.db.session import get_sessionmaker
+
+    session = get_sessionmaker()(info={"principal": None})
+    try:
+        yield session
+        if request.method in MUTATING and session.info.get("principal") is not None:
+            _audit_success(session, request)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
+
+
+def _audit_success(session: Session, request: Request) -> None:
+    from app.db.models import AuditEntry
+
+    principal: Principal = session.info["principal"]
+    route = request.scope.get("route")
+    status = getattr(request.state, "audit_status", None) or getattr(route, "status_code", None) or 200
+    ids: dict[str, Any] = {k: str(v) for k, v in request.path_params.items()}
+    created = getattr(request.state, "created_id", None)
+    if created is not None:
+        ids["created"] = str(created)
+    session.execute(insert(AuditEntry).values(
+        tenant_id=principal.tenant_id, key_id=principal.key_id, method=request.method,
+        route=(getattr(route, "path", None) or request.url.path)[:200], path=request.url.path[:500],
+        resource_ids=ids, status=int(status), refused=False,
+    ))
+    request.state.audited = True
+
+
+def bearer_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    if header[:7].lower() != "bearer ":
+        return ""
+    return header[7:].strip()
+
+
 def require(scope: str) -> Callable[..., Principal]:
-    def check(request: Request,
+    def check(request: Request, session: SessionDep,
               _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
-        principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is None:
+        key = bearer_key(request)
+        if key is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": 'Bearer realm="jixiao"'})
+        principal = verify(session, key) if key else None
+        if principal is None:
+            raise Unauthorized("the API key is not valid (unknown, expired or revoked)",
+                               headers={"WWW-Authenticate": 'Bearer realm="jixiao"'})
+        request.state.principal = principal
         if scope not in principal.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")
+        session.info["principal"] = principal
         return principal
 
     check.__name__ = f"require_{scope}"
@@ -42,19 +102,3 @@ READ = Depends(require("read"))
 SUBMIT = Depends(require("submit"))
 ASSESS = Depends(require("assess"))
 ADMIN = Depends(require("admin"))
-
-
-def session_scope(request: Request) -> Iterator[Session]:
-    """One session per request, scoped to the caller's tenant; commit on success, roll back on error."""
-    from app.db.session import get_sessionmaker
-
-    principal = getattr(request.state, "principal", None)
-    session = get_sessionmaker()(info={"principal": principal})
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -110,13 +110,14 @@ def get_tenant(session: SessionDep) -> dict[str, Any]:
 
 @router.post("/v1/keys", dependencies=[ADMIN], operation_id="createKey", summary="Create an API key",
              status_code=status.HTTP_201_CREATED, response_model=KeyCreated, responses=responses(422))
-def create_key(body: KeyCreate, session: SessionDep, response: Response) -> dict[str, Any]:
+def create_key(body: KeyCreate, session: SessionDep, response: Response, request: Request) -> dict[str, Any]:
     """A new key of the caller's tenant. The key is in this response only; store it now."""
     if body.expires_at is not None and (body.expires_at.tzinfo is None or body.expires_at <= datetime.now(UTC)):
         raise Unprocessable("expires_at must be a future time with a time zone",
                             errors=[{"pointer": "/expires_at", "message": "must be in the future, with a time zone"}])
     row, key = keys.create_key(session, current_tenant(session), body.name, list(body.scopes), body.expires_at)
     session.refresh(row)
+    request.state.created_id = row.id
     response.headers["Location"] = f"/v1/keys/{row.id}"
     response.headers["Cache-Control"] = "no-store"
     return {**_key_out(row), "key": key}
@@ -143,7 +144,7 @@ def revoke_key(key_id: Annotated[uuid.UUID, Path()], session: SessionDep) -> dic
 @router.post("/v1/engagements", dependencies=[ADMIN], operation_id="createEngagement",
              summary="Grant an audit firm access to a unit", status_code=status.HTTP_201_CREATED,
              response_model=EngagementOut, responses=responses(404, 422))
-def create_engagement(body: EngagementCreate, session: SessionDep, response: Response) -> Engagement:
+def create_engagement(body: EngagementCreate, session: SessionDep, response: Response, request: Request) -> Engagement:
     """The firm's keys may then read the unit and its submissions and assessments of the named years,
     and submit `third_party` assessments for them, until the engagement is revoked."""
     tid = current_tenant(session)
@@ -159,6 +160,7 @@ def create_engagement(body: EngagementCreate, session: SessionDep, response: Res
     session.flush()
     session.refresh(row)
     response.headers["Location"] = f"/v1/engagements/{row.id}"
+    request.state.created_id = row.id
     return row
 
 

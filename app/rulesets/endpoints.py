@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
@@ -98,7 +98,7 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
 @router.post("/v1/rulesets", dependencies=[ADMIN], operation_id="registerRuleset", summary="Register a ruleset version",
              status_code=status.HTTP_201_CREATED, response_model=RulesetDetail, responses=responses(409, 422))
 def register_ruleset(
-    body: RulesetDocument, session: SessionDep, response: Response,
+    body: RulesetDocument, session: SessionDep, response: Response, request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> dict[str, Any]:
     """Store a new, immutable ruleset version. Registering identical content again answers 200."""
@@ -106,6 +106,7 @@ def register_ruleset(
     response.headers["Location"] = f"/v1/rulesets/{rs.name}/{rs.version}"
     if not created:
         response.status_code = status.HTTP_200_OK
+    request.state.audit_status = 201 if created else 200
     return detail(rs)
 
 

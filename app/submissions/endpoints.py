@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
@@ -30,6 +30,7 @@ def out(sub: Submission) -> SubmissionOut:
             responses={201: {"description": "Created (first version)", "model": SubmissionOut}, **responses(404, 412, 422, 428)})
 def put_submission(
     unit_id: UnitIdPath, fiscal_year: YearPath, body: SubmissionIn, session: SessionDep, response: Response,
+    request: Request,
     if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the version being replaced (required to replace)")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", description="`*` to create only if none exists")] = None,
 ) -> SubmissionOut:
@@ -41,6 +42,8 @@ def put_submission(
     response.headers["Location"] = f"/v1/units/{unit_id}/submissions/{fiscal_year}"
     if created:
         response.status_code = status.HTTP_201_CREATED
+    request.state.audit_status = response.status_code or 200
+    request.state.created_id = sub.id
     return out(sub)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
@@ -19,9 +19,10 @@ UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
 
 @router.post("/v1/units", dependencies=[SUBMIT], operation_id="createUnit", summary="Create a unit", status_code=status.HTTP_201_CREATED,
              response_model=UnitOut, responses=responses(409, 422))
-def create_unit(body: UnitCreate, session: SessionDep, response: Response) -> UnitOut:
+def create_unit(body: UnitCreate, session: SessionDep, response: Response, request: Request) -> UnitOut:
     """Create a budget unit. The code (预算单位编码 / 统一社会信用代码) is unique."""
     unit = service.create(session, body)
+    request.state.created_id = unit.id
     response.headers["Location"] = f"/v1/units/{unit.id}"
     return UnitOut.model_validate(unit)
 
