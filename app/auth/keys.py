@@ -64,9 +64,10 @@ def verify(session: Session, presented: str) -> Principal | None:
     if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
         return None
     prefix = presented[: len(KEY_PREFIX) + 8]
-    row = session.execute(
-        select(ApiKey.id, ApiKey.tenant_id, ApiKey.secret_hash, ApiKey.scopes, ApiKey.expires_at, ApiKey.revoked_at)
-        .where(ApiKey.prefix == prefix)
+    t = ApiKey.__table__.c
+    # A Core statement on the session's connection: no tenant scoping applies (nobody is known yet).
+    row = session.connection().execute(
+        select(t.id, t.tenant_id, t.secret_hash, t.scopes, t.expires_at, t.revoked_at).where(t.prefix == prefix)
     ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(presented)):
         return None

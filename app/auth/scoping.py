@@ -10,6 +10,7 @@ engagement (unit and fiscal years) until the engagement is revoked.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, any_, event, exists, or_, select
@@ -22,6 +23,33 @@ def _granted_unit_ids(tid: uuid.UUID) -> Any:
     return select(Engagement.unit_id).where(Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None))
 
 
+@lru_cache(maxsize=4096)
+def _criteria(tid: uuid.UUID) -> dict[type, Any]:
+    """The loader criteria of one tenant, built once and reused by every statement."""
+    granted = _granted_unit_ids(tid)
+
+    def granted_year(cls: Any) -> Any:
+        return exists().where(and_(
+            Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
+            Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))
+
+    return {
+        Unit: with_loader_criteria(Unit, or_(Unit.tenant_id == tid, Unit.id.in_(granted)), include_aliases=True),
+        Submission: with_loader_criteria(
+            Submission, or_(Submission.tenant_id == tid, granted_year(Submission)), include_aliases=True),
+        Assessment: with_loader_criteria(
+            Assessment, or_(Assessment.tenant_id == tid, granted_year(Assessment)), include_aliases=True),
+        RulesetVersion: with_loader_criteria(RulesetVersion, RulesetVersion.tenant_id == tid, include_aliases=True),
+        IdempotencyRecord: with_loader_criteria(IdempotencyRecord, IdempotencyRecord.tenant_id == tid,
+                                                include_aliases=True),
+        ApiKey: with_loader_criteria(ApiKey, ApiKey.tenant_id == tid, include_aliases=True),
+        AuditEntry: with_loader_criteria(AuditEntry, AuditEntry.tenant_id == tid, include_aliases=True),
+        Engagement: with_loader_criteria(
+            Engagement, or_(Engagement.owner_tenant_id == tid, Engagement.firm_tenant_id == tid),
+            include_aliases=True),
+    }
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
     principal = state.session.info.get("principal")
@@ -29,33 +57,9 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("skip_tenant_scope"):
         return
-    tid = principal.tenant_id
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            Unit, lambda cls: or_(cls.tenant_id == tid, cls.id.in_(_granted_unit_ids(tid))), include_aliases=True,
-        ),
-        with_loader_criteria(
-            Submission,
-            lambda cls: or_(cls.tenant_id == tid, exists().where(and_(
-                Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
-                Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))),
-            include_aliases=True,
-        ),
-        with_loader_criteria(
-            Assessment,
-            lambda cls: or_(cls.tenant_id == tid, exists().where(and_(
-                Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
-                Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))),
-            include_aliases=True,
-        ),
-        with_loader_criteria(RulesetVersion, lambda cls: cls.tenant_id == tid, include_aliases=True),
-        with_loader_criteria(IdempotencyRecord, lambda cls: cls.tenant_id == tid, include_aliases=True),
-        with_loader_criteria(ApiKey, lambda cls: cls.tenant_id == tid, include_aliases=True),
-        with_loader_criteria(AuditEntry, lambda cls: cls.tenant_id == tid, include_aliases=True),
-        with_loader_criteria(
-            Engagement, lambda cls: or_(cls.owner_tenant_id == tid, cls.firm_tenant_id == tid), include_aliases=True,
-        ),
-    )
+    criteria = _criteria(principal.tenant_id)
+    # Every scoped entity the statement may touch (joins and subqueries included) gets its criteria.
+    state.statement = state.statement.options(*criteria.values())
 
 
 def owns(session: Session, tenant_id: uuid.UUID) -> bool:

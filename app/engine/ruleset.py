@@ -47,6 +47,9 @@ class Indicator:
     children: list[Indicator] = field(default_factory=list)
     rule: Rule | None = None
     not_applicable: NotApplicable | None = None
+    #: ``points`` as text (rendered once; the breakdown repeats it for every assessment)
+    points_text: str = ""
+    formula_text: str | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -403,6 +406,7 @@ def _indicator(b: _Builder, spec: Any, pointer: str, level: int, by_code: dict[s
         if key in spec and not isinstance(spec[key], str):
             b.problem(f"{pointer}/{key}", f"{key} must be text")
     ind = Indicator(code, name.strip(), points, level, spec.get("description"), spec.get("criteria"))
+    ind.points_text = fmt(points)
     by_code[code] = ind
     children = spec.get("children")
     rule = spec.get("rule")
@@ -428,6 +432,7 @@ def _indicator(b: _Builder, spec: Any, pointer: str, level: int, by_code: dict[s
     else:
         try:
             ind.rule = build_rule(rule, points, f"{pointer}/rule")
+            ind.formula_text = ind.rule.formula_text
         except RuleSpecError as exc:
             b.problem(exc.path, f"indicator {code}: {exc}")
         na = spec.get("not_applicable")

@@ -498,22 +498,24 @@ def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, 
                    facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     ind = r.indicator
     score_ = r.score
+    points_text = ind.points_text if r.points == ind.points else fmt(r.points)
+    score_text = None if score_ is None else fmt(score_)
     d: dict[str, Any] = {
         "code": ind.code,
         "name": ind.name,
         "level": ind.level,
-        "points": fmt(ind.points),
-        "points_available": fmt(r.points),
-        "score": None if score_ is None else fmt(score_),
-        "computed_score": None if r.computed is None else fmt(r.computed),
+        "points": ind.points_text,
+        "points_available": points_text,
+        "score": score_text,
+        "computed_score": None if r.computed is None else (score_text if r.computed == score_ else fmt(r.computed)),
         "status": r.status,
-        "points_lost": None if score_ is None else fmt(r.points - score_),
+        "points_lost": None if score_ is None else ("0" if score_ == r.points else fmt(r.points - score_)),
     }
-    if ind.is_leaf:
+    if not ind.children:
         o = r.outcome
         rule = ind.rule
         d["rule"] = None if rule is None else rule.kind
-        d["formula"] = None if rule is None else rule.formula_text
+        d["formula"] = ind.formula_text
         inputs: dict[str, Any] = {}
         if o is not None and facts is not None:
             for k in o.input_names:

@@ -56,13 +56,16 @@ def _plain(d: Decimal) -> str:
     return s
 
 
-def _json_safe(value: Any, pointer: str, problems: list[Problem]) -> Any:
+def _json_safe(value: Any) -> Any:
+    """Numbers sent as JSON floats are stored as exact decimal text (what was sent)."""
     if isinstance(value, float):
         return _plain(Decimal(repr(value)))
     if isinstance(value, dict):
-        return {str(k): _json_safe(v, f"{pointer}/{k}", problems) for k, v in value.items()}
+        if not any(isinstance(v, float | dict | list) for v in value.values()):
+            return value
+        return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_safe(v, f"{pointer}/{i}", problems) for i, v in enumerate(value)]
+        return [_json_safe(v) for v in value]
     return value
 
 
@@ -102,15 +105,22 @@ def version(session: Session, unit_id: uuid.UUID, year: int, number: int) -> Sub
     return sub
 
 
+def build_values(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any], answers: dict[str, Any],
+                 overrides: dict[str, Any], note: str | None, *, tenant_id: uuid.UUID,
+                 canonical: bool = False) -> dict[str, Any]:
+    """The column values of a new submission version (for bulk writes)."""
+    answers = _json_safe(answers)
+    overrides = _json_safe(overrides)
+    canon = facts if canonical else canonical_facts(facts)
+    return {"id": uuid.uuid4(), "tenant_id": tenant_id, "unit_id": unit_id, "fiscal_year": year,
+            "version": version_no, "facts": canon, "answers": answers, "overrides": overrides, "note": note,
+            "content_hash": content_hash(canon, answers, overrides)}
+
+
 def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any], answers: dict[str, Any],
           overrides: dict[str, Any], note: str | None, *, tenant_id: uuid.UUID, canonical: bool = False) -> Submission:
-    problems: list[Problem] = []
-    answers = _json_safe(answers, "/answers", problems)
-    overrides = _json_safe(overrides, "/overrides", problems)
-    canon = facts if canonical else canonical_facts(facts)
-    return Submission(id=uuid.uuid4(), tenant_id=tenant_id, unit_id=unit_id, fiscal_year=year, version=version_no, facts=canon,
-                      answers=answers, overrides=overrides, note=note,
-                      content_hash=content_hash(canon, answers, overrides))
+    return Submission(**build_values(unit_id, year, version_no, facts, answers, overrides, note,
+                                     tenant_id=tenant_id, canonical=canonical))
 
 
 def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], answers: dict[str, Any],
