@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ from app.auth.cli import keys_app  # noqa: E402 - registered here so `jixiao key
 app.add_typer(keys_app, name="keys")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     table = "table"
     xlsx = "xlsx"  # the official 评分表 as a workbook (needs -o)

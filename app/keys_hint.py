@@ -11,4 +11,4 @@ if __name__ == "__main__":
     print(f"jixiao: serving on http://{host}:{port} (docs at /docs, readiness at /readyz) using {db}")
     print("jixiao: every /v1 call needs an API key. Create the first admin key with:")
     print("  .venv/bin/jixiao keys create --tenant my-platform --scopes read,submit,assess,admin")
-    print("  then: curl -H 'Authorization: Bearer <key>' http://%s:%s/v1/rulesets" % (host, port))
+    print(f"  then: curl -H 'Authorization: Bearer <key>' http://{host}:{port}/v1/rulesets")

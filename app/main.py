@@ -15,9 +15,9 @@ from sqlalchemy import text
 from app.api import problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments.endpoints import router as assessments_router
+from app.assessments.schemas import BatchItem
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware
-from app.assessments.schemas import BatchItem
 from app.engine import builtin_registry
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -104,7 +103,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
     ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes for the service and the floor alike")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the service and the floor alike")
     ap.add_argument("--batch-units", type=int, default=10_000)
     ap.add_argument("--batch-concurrency", type=int, default=2, help="batch calls in flight at once")
     args = ap.parse_args()

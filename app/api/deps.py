@@ -6,8 +6,7 @@ import base64
 import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
-from sqlalchemy.orm import Session
+from fastapi import Query
 
 from app.api.problems import BadRequest
 from app.auth.deps import SessionDep  # noqa: F401 - one session per request, shared with the auth check

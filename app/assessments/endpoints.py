@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
 from app.assessments import service
@@ -23,6 +22,7 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.settings import get_settings
 
 router = APIRouter(tags=["assessments"])

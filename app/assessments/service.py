@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
 import orjson
-from sqlalchemy import JSON, func, insert, select, true, tuple_
+from pydantic import ValidationError
+from sqlalchemy import JSON, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
+from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import Forbidden
 from app.auth.scoping import current_tenant, owns
-from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.db.models import Assessment, Submission, Unit
 from app.engine.errors import InvalidInput
 from app.engine.rules import CohortRelative, fmt
@@ -26,7 +26,6 @@ from app.engine.ruleset import Ruleset
 from app.engine.scoring import INCOMPLETE, prepare, score, to_dict
 from app.rulesets import service as rulesets
 from app.submissions import service as submissions
-from app.units import service as units
 
 SUMMARY_KEYS = ("ruleset", "status", "total", "grade", "points_total", "base_total", "adjustments_total",
                 "warnings", "missing_facts", "missing_answers", "adjustments")

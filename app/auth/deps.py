@@ -31,11 +31,18 @@ class Forbidden(ProblemError):
 
 
 def session_scope(request: Request) -> Iterator[Session]:
-    """One session per request; commit on success (with the audit entry), roll back on error."""
+    """One session per request; commit on success (with the audit entry), roll back on error.
+
+    The caller's key is verified here, as the session's first statement (this dependency runs in
+    the thread pool already, so verification costs no extra hop); `require` then only checks scopes.
+    """
     from app.db.session import get_sessionmaker
 
     session = get_sessionmaker()(info={"principal": None})
     try:
+        key = bearer_key(request)
+        if key:
+            request.state.principal = verify(session, key)
         yield session
         if request.method in MUTATING and session.info.get("principal") is not None:
             _audit_success(session, request)
@@ -77,18 +84,17 @@ def bearer_key(request: Request) -> str | None:
     return header[7:].strip()
 
 
-def require(scope: str) -> Callable[..., Principal]:
-    def check(request: Request, session: SessionDep,
-              _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
+def require(scope: str) -> Callable[..., Any]:
+    async def check(request: Request, session: SessionDep,
+                    _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> Principal:
         key = bearer_key(request)
         if key is None:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": 'Bearer realm="jixiao"'})
-        principal = verify(session, key) if key else None
+        principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None:
             raise Unauthorized("the API key is not valid (unknown, expired or revoked)",
                                headers={"WWW-Authenticate": 'Bearer realm="jixiao"'})
-        request.state.principal = principal
         if scope not in principal.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")
         session.info["principal"] = principal

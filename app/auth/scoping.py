@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import and_, any_, event, exists, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from app.db.models import ApiKey, Assessment, AuditEntry, Engagement, IdempotencyRecord, RulesetVersion, Submission, Unit
+from app.db.models import (
+    ApiKey,
+    Assessment,
+    AuditEntry,
+    Engagement,
+    IdempotencyRecord,
+    RulesetVersion,
+    Submission,
+    Unit,
+)
 
 
 def _granted_unit_ids(tid: uuid.UUID) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
@@ -926,7 +926,7 @@ class Composite(Rule):
         if addrs is None:
             addrs = self._addrs[addr] = [addr + "/" + p.key for p in self.parts]
         subs: list[tuple[str, Outcome]] = []
-        for part, part_addr in zip(self.parts, addrs):
+        for part, part_addr in zip(self.parts, addrs, strict=False):
             sub = part.rule.evaluate(ctx, part_addr)
             subs.append((part.name, sub))
             if sub.missing_facts:

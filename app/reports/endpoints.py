@@ -11,9 +11,9 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
 from app.api.deps import SessionDep
-from app.auth.deps import READ
 from app.api.problems import NotFound, responses
 from app.assessments import service as assessments
+from app.auth.deps import READ
 from app.db.models import Assessment, Unit
 from app.engine.ruleset import Ruleset
 from app.reports.csvfile import CSV_MEDIA_TYPE, render_csv

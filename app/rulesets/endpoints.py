@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
 from app.api.problems import responses
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.engine.rules import fmt
 from app.engine.ruleset import Indicator, Ruleset
 from app.rulesets import service
@@ -110,7 +110,7 @@ def register_ruleset(
     return detail(rs)
 
 
-@router.get("/v1/facts", dependencies=[READ], operation_id="listFacts", summary="The fact vocabulary", response_model=FactVocabulary,
+@router.get("/v1/facts", dependencies=[READ], operation_id="listFacts", summary="The fact vocabulary", response_model=FactVocabulary, responses=responses(),
             tags=["facts"])
 def list_facts() -> dict[str, Any]:
     """Every fact a submission may carry: key, Chinese name, unit and allowed range. Shared by all rulesets."""

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import SessionDep
 from app.api.problems import responses
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.db.models import Submission
 from app.submissions import service
 from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersionList

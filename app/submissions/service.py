@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import orjson
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.problems import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from app.db.models import Submission
-from app.engine.errors import InvalidInput, Problem
+from app.engine.errors import InvalidInput
 from app.rulesets.service import vocabulary
 from app.units import service as units
 

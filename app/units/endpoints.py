@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import responses
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.units import service
 from app.units.schemas import UnitCreate, UnitOut, UnitPage, UnitUpdate
 

@@ -35,9 +35,11 @@ def test_unknown_ruleset_404_and_uncovered_year_422(client, db_engine):
     unit, _ = seed_unit_with_submission(client, "001")
     r = assess(client, unit["id"], 2023, "nowhere@2023")
     assert r.status_code == 404
-    assert "shenzhen-yantian@2023" in r.json()["detail"] and r.json()["available"]
+    assert "shenzhen-yantian@2023" in r.json()["detail"]
+    assert r.json()["available"]
     r = assess(client, unit["id"], 2023, "shenzhen")  # covers 2021 only
-    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/fiscal_year"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/fiscal_year"
     r = assess(client, unit["id"], 2023, "shenzhen@2021")
     assert r.status_code == 422
     assert _count(db_engine, Assessment) == 0
@@ -55,11 +57,14 @@ def test_missing_facts_make_an_incomplete_assessment_or_422_when_strict(client, 
     r = assess(client, unit["id"], 2023, "shenzhen-yantian@2023")
     assert r.status_code == 201
     body = r.json()
-    assert body["status"] == "incomplete" and body["grade"] is None
+    assert body["status"] == "incomplete"
+    assert body["grade"] is None
     assert body["missing_facts"] == ["procurement_actual"]
     item = next(i for i in client.get(f"/v1/assessments/{body['id']}/breakdown",
                                       params={"view": "flat", "status": "missing_facts", "level": 3}).json()["items"])
-    assert item["code"] == "2.1.1" and item["score"] is None and item["missing_facts"] == ["procurement_actual"]
+    assert item["code"] == "2.1.1"
+    assert item["score"] is None
+    assert item["missing_facts"] == ["procurement_actual"]
 
 
 def test_assessments_are_immutable_and_rescoring_makes_a_new_one(client):
@@ -70,10 +75,12 @@ def test_assessments_are_immutable_and_rescoring_makes_a_new_one(client):
     changed["facts"]["staff_outside_establishment"] = 5  # 5/180 < 5% → 1 point
     assert put_submission(client, unit["id"], 2023, changed, if_match=tag).status_code == 200
     second = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
-    assert second["id"] != first["id"] and second["submission_version"] == 2
+    assert second["id"] != first["id"]
+    assert second["submission_version"] == 2
     assert second["total"] == "94.97"
     again = client.get(f"/v1/assessments/{first['id']}").json()
-    assert again["total"] == "93.97" and again["submission_version"] == 1
+    assert again["total"] == "93.97"
+    assert again["submission_version"] == 1
     assert client.put(f"/v1/assessments/{first['id']}", json={}).status_code == 405
     assert client.delete(f"/v1/assessments/{first['id']}").status_code == 405
 
@@ -104,7 +111,8 @@ def test_comparison_lists_differing_indicators_first(client):
     r = client.get(f"/v1/assessments/{self_eval['id']}/comparison/{firm['id']}")
     assert r.status_code == 200
     body = r.json()
-    assert body["total_difference"] == "-2" and body["same_ruleset"] is True
+    assert body["total_difference"] == "-2"
+    assert body["same_ruleset"] is True
     assert body["differing"] == 3  # 3.3.1 and its parents 3.3 and 3, nothing else
     assert [d["code"] for d in body["indicators"][:1]] in (["3"], ["3.3"], ["3.3.1"])
     assert all(d["difference"] == "-2" for d in body["indicators"][:3])
@@ -128,7 +136,9 @@ def test_cohort_statistics_and_ranking(client):
     r = client.get("/v1/cohorts", params={"ruleset": "shenzhen-yantian", "fiscal_year": 2023,
                                           "parent_id": bureau["id"]})
     body = r.json()
-    assert body["count"] == 3 and body["max"] == "93.97" and body["min"] == "88.97"
+    assert body["count"] == 3
+    assert body["max"] == "93.97"
+    assert body["min"] == "88.97"
     assert body["mean"] == "91.64"
     assert body["grades"] == {"优": 2, "良": 1}
     assert [m["total"] for m in body["ranking"]] == ["93.97", "91.97", "88.97"]
@@ -163,17 +173,20 @@ def test_idempotent_retry_returns_the_first_response(client, db_engine):
     first = client.post("/v1/assessments", json=body, headers={"Idempotency-Key": "k-1"})
     retry = client.post("/v1/assessments", json=body, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == retry.status_code == 201
-    assert retry.json() == first.json() and retry.headers["location"] == first.headers["location"]
+    assert retry.json() == first.json()
+    assert retry.headers["location"] == first.headers["location"]
     assert retry.headers["idempotent-replayed"] == "true"
     assert _count(db_engine, Assessment) == 1
     other = client.post("/v1/assessments", json={**body, "evaluator": "y"}, headers={"Idempotency-Key": "k-1"})
-    assert other.status_code == 422 and other.headers["content-type"] == "application/problem+json"
+    assert other.status_code == 422
+    assert other.headers["content-type"] == "application/problem+json"
     assert _count(db_engine, Assessment) == 1
     u1 = client.post("/v1/units", json={"code": "IDEM1", "name": "n", "kind": "k", "region": "r"},
                      headers={"Idempotency-Key": "unit-1"})
     u2 = client.post("/v1/units", json={"code": "IDEM1", "name": "n", "kind": "k", "region": "r"},
                      headers={"Idempotency-Key": "unit-1"})
-    assert u1.status_code == u2.status_code == 201 and u1.json()["id"] == u2.json()["id"]
+    assert u1.status_code == u2.status_code == 201
+    assert u1.json()["id"] == u2.json()["id"]
 
 
 def test_batch_of_1000_answers_per_item_and_stores_only_the_good(client, db_engine):
@@ -194,12 +207,16 @@ def test_batch_of_1000_answers_per_item_and_stores_only_the_good(client, db_engi
     r = client.post("/v1/assessments:batch", json={"items": items})
     assert r.status_code == 200, r.text[:500]
     body = r.json()
-    assert body["succeeded"] == 997 and body["failed"] == 3
+    assert body["succeeded"] == 997
+    assert body["failed"] == 3
     res = body["items"]
-    assert res[0]["status"] == 201 and res[0]["total"] == "93.97"
-    assert res[10]["status"] == 422 and res[10]["problem"]["errors"][0]["pointer"] == "/items/10/facts/procurement_actual"
+    assert res[0]["status"] == 201
+    assert res[0]["total"] == "93.97"
+    assert res[10]["status"] == 422
+    assert res[10]["problem"]["errors"][0]["pointer"] == "/items/10/facts/procurement_actual"
     assert res[20]["status"] == 404
-    assert res[30]["status"] == 422 and res[30]["problem"]["errors"][0]["pointer"].startswith("/items/30/unit")
+    assert res[30]["status"] == 422
+    assert res[30]["problem"]["errors"][0]["pointer"].startswith("/items/30/unit")
     assert _count(db_engine, Unit) == 997
     assert _count(db_engine, Submission) == 997
     assert _count(db_engine, Assessment) == 997

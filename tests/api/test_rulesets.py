@@ -12,14 +12,16 @@ def test_list_rulesets_has_the_four_seeds(client):
     assert r.status_code == 200
     names = {i["name"]: i for i in r.json()["items"]}
     assert {"shenzhen-yantian", "shenzhen", "huizhou-huidong", "yiyang-ziyang"} <= set(names)
-    assert names["shenzhen"]["versions"] == ["2021"] and names["shenzhen"]["fiscal_years"] == [2021]
+    assert names["shenzhen"]["versions"] == ["2021"]
+    assert names["shenzhen"]["fiscal_years"] == [2021]
 
 
 def test_get_ruleset_tree_with_points_and_criteria(client):
     r = client.get("/v1/rulesets/shenzhen-yantian/2023")
     assert r.status_code == 200
     body = r.json()
-    assert body["total_points"] == "100" and body["rounding"] == {"places": 2, "mode": "down"}
+    assert body["total_points"] == "100"
+    assert body["rounding"] == {"places": 2, "mode": "down"}
     assert [i["points"] for i in body["indicators"]] == ["20", "20", "60"]
     assert r.headers["etag"] == f'"{body["content_hash"]}"'
     leaves = []
@@ -33,7 +35,8 @@ def test_get_ruleset_tree_with_points_and_criteria(client):
 
     for n in body["indicators"]:
         walk(n)
-    assert len(leaves) == 21 and all(leaf["rule"] for leaf in leaves)
+    assert len(leaves) == 21
+    assert all(leaf["rule"] for leaf in leaves)
     assert any("政府采购执行率" in (leaf["criteria"] or "") for leaf in leaves)
 
 
@@ -73,10 +76,13 @@ indicators:
 
 def test_validate_reports_errors_with_pointers_and_lines(client):
     ok = client.post("/v1/rulesets:validate", json={"content": _custom()})
-    assert ok.status_code == 200 and ok.json()["valid"] is True and ok.json()["ref"] == "test-district@2024"
+    assert ok.status_code == 200
+    assert ok.json()["valid"] is True
+    assert ok.json()["ref"] == "test-district@2024"
     bad = client.post("/v1/rulesets:validate", json={"content": _custom(points="90")})
     body = bad.json()
-    assert bad.status_code == 200 and body["valid"] is False
+    assert bad.status_code == 200
+    assert body["valid"] is False
     assert any(e["pointer"] == "/indicators/0/children" and "line" in e["message"] for e in body["errors"])
 
 
@@ -97,7 +103,8 @@ def test_register_then_assess_with_a_custom_ruleset(client):
                                               "answers": {"1.2": {"score": "38", "reason": "资料不全"}}})
     a = assess(client, unit["id"], 2024, "test-district")
     assert a.status_code == 201, a.text
-    assert a.json()["total"] == "95" and a.json()["ruleset"]["ref"] == "test-district@2024"
+    assert a.json()["total"] == "95"
+    assert a.json()["ruleset"]["ref"] == "test-district@2024"
 
 
 def test_invalid_registration_is_422_with_pointers(client):
@@ -109,5 +116,6 @@ def test_invalid_registration_is_422_with_pointers(client):
 
 def test_fact_vocabulary(client):
     items = {f["key"]: f for f in client.get("/v1/facts").json()["items"]}
-    assert items["procurement_actual"]["unit"] == "wan_yuan" and items["procurement_actual"]["unit_label"] == "万元"
+    assert items["procurement_actual"]["unit"] == "wan_yuan"
+    assert items["procurement_actual"]["unit_label"] == "万元"
     assert items["satisfaction_rate"]["unit"] == "percent"

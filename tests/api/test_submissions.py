@@ -7,7 +7,8 @@ def test_put_get_replace_with_etag(client):
     unit = create_unit(client)
     data = seed("001")
     r = put_submission(client, unit["id"], 2023, data)
-    assert r.status_code == 201 and r.json()["version"] == 1
+    assert r.status_code == 201
+    assert r.json()["version"] == 1
     tag = r.headers["etag"]
     got = client.get(f"/v1/units/{unit['id']}/submissions/2023")
     assert got.headers["etag"] == tag
@@ -16,7 +17,8 @@ def test_put_get_replace_with_etag(client):
     no_tag = put_submission(client, unit["id"], 2023, data)
     assert no_tag.status_code == 428
     ok = put_submission(client, unit["id"], 2023, data, if_match=tag)
-    assert ok.status_code == 200 and ok.json()["version"] == 2
+    assert ok.status_code == 200
+    assert ok.json()["version"] == 2
     stale = put_submission(client, unit["id"], 2023, data, if_match=tag)
     assert stale.status_code == 412
     assert stale.headers["etag"] == ok.headers["etag"]

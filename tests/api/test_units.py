@@ -8,9 +8,12 @@ def test_create_get_update_unit(client):
     school = create_unit(client, code="SCHOOL01", name="某中学", parent_id=bureau["id"])
     assert school["parent_id"] == bureau["id"]
     got = client.get(f"/v1/units/{school['id']}")
-    assert got.status_code == 200 and got.json()["name"] == "某中学"
+    assert got.status_code == 200
+    assert got.json()["name"] == "某中学"
     r = client.patch(f"/v1/units/{school['id']}", json={"name": "某实验中学"})
-    assert r.status_code == 200 and r.json()["name"] == "某实验中学" and r.json()["code"] == "SCHOOL01"
+    assert r.status_code == 200
+    assert r.json()["name"] == "某实验中学"
+    assert r.json()["code"] == "SCHOOL01"
 
 
 def test_duplicate_code_is_409_naming_the_field(client):
@@ -27,12 +30,14 @@ def test_parent_cycle_and_unknown_parent_are_refused(client):
     assert r.status_code == 422
     r = client.post("/v1/units", json={"code": "X1", "name": "x", "kind": "school", "region": "r",
                                        "parent_id": "00000000-0000-0000-0000-000000000001"})
-    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/parent_id"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/parent_id"
 
 
 def test_unknown_unit_is_404(client):
     r = client.get("/v1/units/00000000-0000-0000-0000-000000000001")
-    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 def test_list_filters_and_cursor_pagination(client):

@@ -24,10 +24,11 @@ TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engage
 TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys")
 
 
-def required_scope(op: dict[str, Any]) -> str:
-    """Every /v1 operation declares 401/403; its scope is read off a call with each scope."""
-    assert "401" in op["responses"] and "403" in op["responses"], op["operationId"]
-    return ""
+def test_every_operation_documents_401_403_and_bearer_security():
+    for _path, _method, op in OPERATIONS:
+        assert "401" in op["responses"], op["operationId"]
+        assert "403" in op["responses"], op["operationId"]
+        assert op.get("security"), op["operationId"]
 
 
 def snapshot(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -120,13 +121,16 @@ def test_refused_calls_are_in_the_audit_log(client, anonymous):
     assert r.status_code == 403
     entries = client.get("/v1/audit-log", params={"refused": True}).json()["items"]
     assert [e["status"] for e in entries] == [403]  # the anonymous one has no tenant to belong to
-    assert entries[0]["route"] == "/v1/units" and entries[0]["method"] == "POST"
+    assert entries[0]["route"] == "/v1/units"
+    assert entries[0]["method"] == "POST"
 
 
 def test_audit_log_is_append_only(client, db_engine):
     create_unit(client)
     entries = client.get("/v1/audit-log").json()["items"]
-    assert entries and entries[0]["method"] == "POST" and entries[0]["status"] == 201
+    assert entries
+    assert entries[0]["method"] == "POST"
+    assert entries[0]["status"] == 201
     assert entries[0]["resource_ids"]["created"]  # the new unit's id, written in the same transaction
     with pytest.raises(Exception, match="append-only"), db_engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
@@ -188,7 +192,8 @@ def test_keys_are_shown_once_and_never_logged(client, anonymous, caplog):
     assert anonymous.get("/v1/rulesets", headers=auth).status_code == 200
     assert anonymous.post("/v1/units", headers=auth, json={}).status_code == 403
     listing = client.get("/v1/keys")
-    assert key not in listing.text and created.json()["prefix"] in listing.text
+    assert key not in listing.text
+    assert created.json()["prefix"] in listing.text
     audit = client.get("/v1/audit-log")
     assert key not in audit.text
     assert key not in caplog.text
@@ -202,8 +207,8 @@ def test_keys_are_shown_once_and_never_logged(client, anonymous, caplog):
 def test_expired_key_is_refused(client, anonymous):
     import datetime as dt
 
-    from app.db.session import get_sessionmaker
     from app.db.models import ApiKey
+    from app.db.session import get_sessionmaker
 
     created = client.post("/v1/keys", json={"name": "short", "scopes": ["read"],
                                             "expires_at": "2099-01-01T00:00:00+00:00"}).json()
@@ -212,7 +217,8 @@ def test_expired_key_is_refused(client, anonymous):
     with get_sessionmaker()() as s, s.begin():
         s.get(ApiKey, created["id"]).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     r = anonymous.get("/v1/facts", headers=auth)
-    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 def test_another_tenant_sees_nothing(client, anonymous):
