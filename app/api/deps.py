@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from app.api.problems import BadRequest
-from app.auth.deps import SessionDep  # noqa: F401 - one session per request, shared with the auth check
+from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size")]
 CursorQuery = Annotated[str | None, Query(description="Opaque cursor from `next_cursor` of the previous page")]

@@ -75,10 +75,10 @@ class IdempotencyMiddleware:
                     errors=[{"parameter": "Idempotency-Key", "message": "already used with another body"}],
                 )(scope, receive, send)
                 return
-            headers = [(k.encode(), v.encode()) for k, v in record.headers.items()]
-            headers.append((b"idempotent-replayed", b"true"))
-            headers.append((b"content-length", str(len(record.body.encode())).encode()))
-            await send({"type": "http.response.start", "status": record.status_code, "headers": headers})
+            replay = [(k.encode(), v.encode()) for k, v in record.headers.items()]
+            replay.append((b"idempotent-replayed", b"true"))
+            replay.append((b"content-length", str(len(record.body.encode())).encode()))
+            await send({"type": "http.response.start", "status": record.status_code, "headers": replay})
             await send({"type": "http.response.body", "body": record.body.encode()})
             return
 

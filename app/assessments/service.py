@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import JSON, func, insert, select, tuple_
+from sqlalchemy import JSON, any_, func, insert, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -110,7 +110,7 @@ def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
 
     return session.scalar(select(Engagement.id).where(
         Engagement.unit_id == unit_id, Engagement.firm_tenant_id == current_tenant(session),
-        Engagement.revoked_at.is_(None), Engagement.fiscal_years.any(year)).limit(1)) is not None
+        Engagement.revoked_at.is_(None), literal(year) == any_(Engagement.fiscal_years)).limit(1)) is not None
 
 
 def create(session: Session, body: AssessmentCreate) -> Assessment:
@@ -140,7 +140,7 @@ def create(session: Session, body: AssessmentCreate) -> Assessment:
         result=result, created_at=datetime.now(UTC),
     )
     # A Core insert: the row is immutable, so the unit of work has nothing to track.
-    session.connection().execute(insert(Assessment.__table__), [values])
+    session.connection().execute(insert(Assessment.__table__), [values])  # type: ignore[arg-type]
     return Assessment(**values)
 
 
@@ -165,6 +165,14 @@ def get(session: Session, assessment_id: uuid.UUID) -> Assessment:
     return row
 
 
+def _ruleset_filter(ruleset: str) -> list[Any]:
+    """``NAME`` (any version) or ``NAME@VERSION``."""
+    if "@" in ruleset:
+        name, version = ruleset.split("@", 1)
+        return [Assessment.ruleset_name == name, Assessment.ruleset_version == version]
+    return [Assessment.ruleset_name == ruleset]
+
+
 def page(session: Session, *, unit_id: uuid.UUID | None, fiscal_year: int | None, ruleset: str | None,
          grade: str | None, kind: str | None, status: str | None, after: tuple[datetime, uuid.UUID] | None,
          limit: int) -> tuple[list[Assessment], tuple[str, str] | None]:
@@ -175,11 +183,7 @@ def page(session: Session, *, unit_id: uuid.UUID | None, fiscal_year: int | None
     if fiscal_year is not None:
         filters.append(Assessment.fiscal_year == fiscal_year)
     if ruleset is not None:
-        if "@" in ruleset:
-            name, version = ruleset.split("@", 1)
-            filters += [Assessment.ruleset_name == name, Assessment.ruleset_version == version]
-        else:
-            filters.append(Assessment.ruleset_name == ruleset)
+        filters += _ruleset_filter(ruleset)
     if grade is not None:
         filters.append(Assessment.grade == grade)
     if kind is not None:
@@ -260,7 +264,7 @@ def compare(session: Session, a_id: uuid.UUID, b_id: uuid.UUID) -> dict[str, Any
         })
 
     def differs(d: dict[str, Any]) -> bool:
-        return d["score_a"] != d["score_b"] if d["difference"] is None else d["difference"] != "0"
+        return bool(d["score_a"] != d["score_b"] if d["difference"] is None else d["difference"] != "0")
 
     ranked = sorted(enumerate(diffs), key=lambda p: (
         not differs(p[1]), -abs(Decimal(p[1]["difference"])) if p[1]["difference"] else Decimal(0), p[0]))
@@ -280,11 +284,7 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
            kind: str | None, limit: int) -> dict[str, Any]:
     """The latest complete assessment per unit, ranked by total."""
     filters: list[Any] = [Assessment.fiscal_year == fiscal_year, Assessment.status == "complete"]
-    if "@" in ruleset:
-        name, version = ruleset.split("@", 1)
-        filters += [Assessment.ruleset_name == name, Assessment.ruleset_version == version]
-    else:
-        filters.append(Assessment.ruleset_name == ruleset)
+    filters += _ruleset_filter(ruleset)
     if region is not None:
         filters.append(Unit.region == region)
     if parent_id is not None:

@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys (talks to the database).")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session() -> Session:
     from app.db.session import get_sessionmaker
 
     return get_sessionmaker()()

@@ -67,7 +67,7 @@ def _audit_success(session: Session, request: Request) -> None:
     created = getattr(request.state, "created_id", None)
     if created is not None:
         ids["created"] = str(created)
-    session.connection().execute(insert(AuditEntry.__table__).values(
+    session.connection().execute(insert(AuditEntry.__table__).values(  # type: ignore[arg-type]
         tenant_id=principal.tenant_id, key_id=principal.key_id, method=request.method,
         route=(getattr(route, "path", None) or request.url.path)[:200], path=request.url.path[:500],
         resource_ids=ids, status=int(status), refused=False,

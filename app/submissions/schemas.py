@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "facts": {"procurement_planned": "326.61", "procurement_actual": "318.98", "staff_authorized": 226,
               "satisfaction_rate": "96%", "financial_violation": False},
     "answers": {"1.1.1/1": True, "3.3.1": {"score": "22", "reason": "履职效果基本实现年初绩效目标，仍有提升空间"}},

@@ -83,7 +83,7 @@ def update(session: Session, unit_id: uuid.UUID, data: UnitUpdate) -> Unit:
         if value is None and key != "parent_id":
             raise Unprocessable(f"{key} cannot be null", errors=[{"pointer": f"/{key}", "message": "cannot be null"}])
         setattr(unit, key, value)
-    unit.updated_at = func.now()  # type: ignore[assignment]
+    unit.updated_at = func.now()
     session.flush()
     session.refresh(unit)
     return unit
