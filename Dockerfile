@@ -11,12 +11,17 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+# A C compiler lets setup.py compile the scoring engine with mypyc (about twice as fast).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN python -m venv /opt/venv
 ENV PATH="/opt/venv/bin:$PATH"
 
 WORKDIR /src
 # Only what the wheel build needs (readme is referenced by pyproject.toml).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py mypyc.ini README.md ./
 COPY app ./app
 COPY migrations ./migrations
 

@@ -110,7 +110,11 @@ def _migration_head() -> str | None:
 
     from app.settings import ROOT
 
-    cfg = Config(str(ROOT / "alembic.ini"))
+    from pathlib import Path
+
+    # The source tree in development; the working directory in the container image.
+    ini = next((p for p in (ROOT / "alembic.ini", Path.cwd() / "alembic.ini") if p.exists()), ROOT / "alembic.ini")
+    cfg = Config(str(ini))
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
