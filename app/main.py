@@ -105,12 +105,12 @@ def create_app() -> FastAPI:
 
 
 def _migration_head() -> str | None:
+    from pathlib import Path
+
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     from app.settings import ROOT
-
-    from pathlib import Path
 
     # The source tree in development; the working directory in the container image.
     ini = next((p for p in (ROOT / "alembic.ini", Path.cwd() / "alembic.ini") if p.exists()), ROOT / "alembic.ini")

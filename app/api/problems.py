@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -178,6 +178,12 @@ def install(app: FastAPI) -> None:
         return problem_response(503, "database-unavailable", "Database unavailable",
                                 "the database cannot be reached; retry later", headers={"Retry-After": "5"},
                                 instance=request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (e.g. a number out of range): the caller's input.
+        return problem_response(422, "validation-error", "The request is not valid",
+                                "a value is out of the range the service accepts", instance=request.url.path)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

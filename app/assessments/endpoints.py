@@ -76,7 +76,7 @@ def list_assessments(
     if after_raw is not None:
         try:
             after = (datetime.fromisoformat(after_raw[0]), uuid.UUID(after_raw[1]))
-        except ValueError:
+        except (ValueError, TypeError, AttributeError):
             raise BadRequest("the cursor is not valid", errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}]) from None
     rows, last = service.page(session, unit_id=unit_id, fiscal_year=fiscal_year, ruleset=ruleset, grade=grade,
                               kind=kind, status=status_, after=after, limit=limit)

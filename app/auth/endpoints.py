@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.api.deps import SessionDep, decode_cursor, encode_cursor
-from app.api.problems import NotFound, Unprocessable, responses
+from app.api.problems import BadRequest, NotFound, Unprocessable, responses
 from app.auth import keys
 from app.auth.deps import ADMIN, READ, Forbidden
 from app.auth.scoping import current_tenant
@@ -216,7 +216,9 @@ def list_audit(
         stmt = stmt.where(AuditEntry.at < until)
     after = decode_cursor(cursor, 1)
     if after is not None:
-        stmt = stmt.where(AuditEntry.id < int(after[0]))
+        if not isinstance(after[0], int) or isinstance(after[0], bool):
+            raise BadRequest("the cursor is not valid", errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}])
+        stmt = stmt.where(AuditEntry.id < after[0])
     rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

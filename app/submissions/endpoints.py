@@ -65,7 +65,7 @@ def list_versions(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDe
 
 @router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions/{version}", dependencies=[READ], operation_id="getSubmissionVersion",
             summary="Get one version of a submission", response_model=SubmissionOut, responses=responses(404))
-def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[int, Path(ge=1)], session: SessionDep,
+def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[int, Path(ge=1, le=2_147_483_647)], session: SessionDep,
                 response: Response) -> SubmissionOut:
     """One stored version."""
     sub = service.version(session, unit_id, fiscal_year, version)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
-from app.api.problems import responses
+from app.api.problems import BadRequest, responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.units import service
 from app.units.schemas import UnitCreate, UnitOut, UnitPage, UnitUpdate
@@ -39,6 +39,8 @@ def list_units(
 ) -> UnitPage:
     """Units ordered by code, filtered, with cursor pagination."""
     after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], str):
+        raise BadRequest("the cursor is not valid", errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}])
     rows, last = service.page(session, region=region, kind=kind, parent_id=parent_id, code=code,
                               after=after[0] if after else None, limit=limit)
     return UnitPage(items=[UnitOut.model_validate(r) for r in rows], next_cursor=encode_cursor([last]) if last else None)

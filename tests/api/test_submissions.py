@@ -42,3 +42,16 @@ def test_bad_facts_are_named_and_nothing_is_written(client):
 def test_submission_for_unknown_unit_is_404(client):
     r = put_submission(client, "00000000-0000-0000-0000-000000000001", 2023, {"facts": {}})
     assert r.status_code == 404
+
+
+def test_out_of_range_numbers_and_forged_cursors_are_4xx(client):
+    unit = create_unit(client)
+    r = client.get(f"/v1/units/{unit['id']}/submissions/2023/versions/2147483648")
+    assert r.status_code == 422
+    import base64
+    import json
+
+    forged = base64.urlsafe_b64encode(json.dumps([12345]).encode()).decode().rstrip("=")
+    assert client.get("/v1/units", params={"cursor": forged}).status_code == 400
+    assert client.get("/v1/assessments", params={"cursor": base64.urlsafe_b64encode(b"[1,2]").decode().rstrip("=")}).status_code == 400
+    assert client.get("/v1/audit-log", params={"cursor": base64.urlsafe_b64encode(b'["x"]').decode().rstrip("=")}).status_code == 400
