@@ -18,8 +18,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     #: Where the embedded PostgreSQL keeps its data (when DATABASE_URL is unset).
     data_dir: Path = ROOT / ".data" / "pg"
-    #: Folder of the built-in ruleset files.
-    rulesets_dir: Path = ROOT / "rulesets"
     #: Environment name: development, test or production.
     env: str = "development"
     #: SQLAlchemy pool size and overflow per process.

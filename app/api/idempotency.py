@@ -10,7 +10,6 @@ can be retried.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -146,5 +145,3 @@ def _store(tenant_id: uuid.UUID, key: str, route: str, digest: str, status_code:
             .on_conflict_do_nothing()
         )
 
-
-__all__ = ["IdempotencyMiddleware", "json"]

@@ -20,6 +20,7 @@ from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import Forbidden
 from app.auth.scoping import current_tenant, owns
 from app.db.models import Assessment, Submission, Unit
+from app.db.query import equals, keyset_page
 from app.engine.errors import InvalidInput
 from app.engine.rules import CohortRelative, fmt
 from app.engine.ruleset import Ruleset
@@ -177,28 +178,14 @@ def page(session: Session, *, unit_id: uuid.UUID | None, fiscal_year: int | None
          grade: str | None, kind: str | None, status: str | None, after: tuple[datetime, uuid.UUID] | None,
          limit: int) -> tuple[list[Assessment], tuple[str, str] | None]:
     """Newest first; keyset pagination on (created_at, id), served by the (filter, created_at, id) indexes."""
-    filters: list[Any] = []
-    if unit_id is not None:
-        filters.append(Assessment.unit_id == unit_id)
-    if fiscal_year is not None:
-        filters.append(Assessment.fiscal_year == fiscal_year)
+    filters = equals((Assessment.unit_id, unit_id), (Assessment.fiscal_year, fiscal_year),
+                     (Assessment.grade, grade), (Assessment.kind, kind), (Assessment.status, status))
     if ruleset is not None:
         filters += _ruleset_filter(ruleset)
-    if grade is not None:
-        filters.append(Assessment.grade == grade)
-    if kind is not None:
-        filters.append(Assessment.kind == kind)
-    if status is not None:
-        filters.append(Assessment.status == status)
     if after is not None:
         filters.append(tuple_(Assessment.created_at, Assessment.id) < tuple_(after[0], after[1]))
-    stmt = (select(Assessment).where(*filters)
-            .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(limit + 1))
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = (rows[-1].created_at.isoformat(), str(rows[-1].id)) if more and rows else None
-    return rows, cursor
+    stmt = select(Assessment).where(*filters).order_by(Assessment.created_at.desc(), Assessment.id.desc())
+    return keyset_page(session, stmt, limit, lambda r: (r.created_at.isoformat(), str(r.id)))
 
 
 # --------------------------------------------------------------------------- breakdown
@@ -283,14 +270,9 @@ def compare(session: Session, a_id: uuid.UUID, b_id: uuid.UUID) -> dict[str, Any
 def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None, parent_id: uuid.UUID | None,
            kind: str | None, limit: int) -> dict[str, Any]:
     """The latest complete assessment per unit, ranked by total."""
-    filters: list[Any] = [Assessment.fiscal_year == fiscal_year, Assessment.status == "complete"]
+    filters = equals((Assessment.fiscal_year, fiscal_year), (Assessment.status, "complete"),
+                     (Unit.region, region), (Unit.parent_id, parent_id), (Assessment.kind, kind))
     filters += _ruleset_filter(ruleset)
-    if region is not None:
-        filters.append(Unit.region == region)
-    if parent_id is not None:
-        filters.append(Unit.parent_id == parent_id)
-    if kind is not None:
-        filters.append(Assessment.kind == kind)
     latest = (
         select(Assessment.id, Assessment.unit_id, Assessment.total, Assessment.grade, Unit.code, Unit.name)
         .join(Unit, Unit.id == Assessment.unit_id)

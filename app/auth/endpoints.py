@@ -16,6 +16,7 @@ from app.auth import keys
 from app.auth.deps import ADMIN, READ, Forbidden
 from app.auth.scoping import current_tenant
 from app.db.models import ApiKey, AuditEntry, Engagement, Tenant, Unit
+from app.db.query import equals, keyset_page
 
 router = APIRouter(tags=["access"])
 
@@ -201,15 +202,9 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The tenant's entries, newest first. Append-only: nothing in the API changes or deletes them."""
-    stmt = select(AuditEntry)
-    if method is not None:
-        stmt = stmt.where(AuditEntry.method == method.upper())
-    if status_code is not None:
-        stmt = stmt.where(AuditEntry.status == status_code)
-    if refused is not None:
-        stmt = stmt.where(AuditEntry.refused == refused)
-    if key_id is not None:
-        stmt = stmt.where(AuditEntry.key_id == key_id)
+    stmt = select(AuditEntry).where(*equals(
+        (AuditEntry.method, method.upper() if method else None), (AuditEntry.status, status_code),
+        (AuditEntry.refused, refused), (AuditEntry.key_id, key_id)))
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
     if until is not None:
@@ -219,8 +214,6 @@ def list_audit(
         if not isinstance(after[0], int) or isinstance(after[0], bool):
             raise BadRequest("the cursor is not valid", errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}])
         stmt = stmt.where(AuditEntry.id < after[0])
-    rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, last = keyset_page(session, stmt.order_by(AuditEntry.id.desc()), limit, lambda r: r.id)
     return {"items": [AuditOut.model_validate(r) for r in rows],
-            "next_cursor": encode_cursor([rows[-1].id]) if more and rows else None}
+            "next_cursor": encode_cursor([last]) if last is not None else None}

@@ -1,4 +1,4 @@
-"""Authentication and audit, as ASGI middleware (outermost: audit, then authentication)."""
+"""The audit middleware: records what a request's own transaction could not (see AuditMiddleware)."""
 
 from __future__ import annotations
 

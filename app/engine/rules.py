@@ -497,14 +497,6 @@ class Band:
         a, b = checks[0], checks[1]
         return lambda v: a(v) and b(v)
 
-    def holds(self, v: Decimal) -> bool:
-        return not (
-            (self.gt is not None and not v > self.gt)
-            or (self.gte is not None and not v >= self.gte)
-            or (self.lt is not None and not v < self.lt)
-            or (self.lte is not None and not v <= self.lte)
-        )
-
     def text(self, percent: bool) -> str:
         show = pct if percent else fmt
         parts = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +12,7 @@ from app.api.problems import Conflict, NotFound, Unprocessable
 from app.auth.deps import Forbidden
 from app.auth.scoping import current_tenant, owns
 from app.db.models import Unit
+from app.db.query import equals, keyset_page
 from app.units.schemas import UnitCreate, UnitUpdate
 
 
@@ -92,19 +92,7 @@ def update(session: Session, unit_id: uuid.UUID, data: UnitUpdate) -> Unit:
 def page(session: Session, *, region: str | None, kind: str | None, parent_id: uuid.UUID | None,
          code: str | None, after: str | None, limit: int) -> tuple[list[Unit], str | None]:
     """Units ordered by code; keyset pagination on code (unique, indexed with each filter)."""
-    stmt = select(Unit)
-    filters: list[Any] = []
-    if region is not None:
-        filters.append(Unit.region == region)
-    if kind is not None:
-        filters.append(Unit.kind == kind)
-    if parent_id is not None:
-        filters.append(Unit.parent_id == parent_id)
-    if code is not None:
-        filters.append(Unit.code == code)
+    filters = equals((Unit.region, region), (Unit.kind, kind), (Unit.parent_id, parent_id), (Unit.code, code))
     if after is not None:
         filters.append(Unit.code > after)
-    rows = list(session.scalars(stmt.where(*filters).order_by(Unit.code).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].code if more and rows else None)
+    return keyset_page(session, select(Unit).where(*filters).order_by(Unit.code), limit, lambda u: u.code)
