@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -44,6 +45,7 @@ versioned rulesets, stores every assessment immutably, and explains every point.
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_registry()  # fail fast on a broken ruleset file
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
     yield
 
 

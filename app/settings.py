@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     env: str = "development"
     #: SQLAlchemy pool size and overflow per process.
     db_pool_size: int = 10
+    #: Threads running the synchronous route code (and so holding database connections) at once.
+    #: The work is mostly Python under one GIL: a few threads keep the database busy without the
+    #: lock handoffs that dozens of contending threads cost.
+    threads: int = 4
     db_max_overflow: int = 20
     #: Seconds to wait for a database connection before answering 503.
     db_connect_timeout: int = 3

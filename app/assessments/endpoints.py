@@ -22,7 +22,7 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
+from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT, finish  # noqa: F401
 from app.settings import get_settings
 
 router = APIRouter(tags=["assessments"])
@@ -39,7 +39,9 @@ def create_assessment(body: AssessmentCreate, session: SessionDep, request: Requ
     with `strict=true`. Assessments never change: scoring again makes a new one."""
     row = service.create(session, body)
     request.state.created_id = row.id
-    return FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
+    response = FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
+    finish(session, request)  # audit + commit in this same thread-pool hop
+    return response
 
 
 @router.post("/v1/assessments:batch", dependencies=[SUBMIT, ASSESS], operation_id="batchAssessments",
@@ -54,7 +56,9 @@ def batch_assessments(body: BatchRequest, session: SessionDep, request: Request)
         raise PayloadTooLarge(f"at most {limit} items per batch")
     result = service.batch(session, body.items)
     request.state.audit_status = 200
-    return FastJSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
+    response = FastJSONResponse(BatchResult.model_validate(result).model_dump(mode="json"), status_code=200)
+    finish(session, request)
+    return response
 
 
 @router.get("/v1/assessments", dependencies=[READ], operation_id="listAssessments", summary="List assessments",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,13 +13,14 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import JSON, any_, func, insert, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import Forbidden
 from app.auth.scoping import current_tenant, owns
+from app.db import sql
 from app.db.models import Assessment, Submission, Unit
 from app.db.query import equals, keyset_page
 from app.engine.errors import InvalidInput
@@ -36,7 +38,7 @@ def _prefix(exc: InvalidInput, prefix: str) -> list[dict[str, str]]:
     return [{"pointer": prefix + p.pointer, "message": p.message} for p in exc.problems]
 
 
-def _cohort_means(session: Session, rs: Ruleset, unit: Unit, year: int, facts: dict[str, Any],
+def _cohort_means(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, facts: dict[str, Any],
                   warnings: list[dict[str, str]]) -> None:
     """Fill cohort means a cohort-relative rule needs from the cohort's stored assessments."""
     vocab = rulesets.vocabulary()
@@ -67,7 +69,7 @@ def _cohort_means(session: Session, rs: Ruleset, unit: Unit, year: int, facts: d
                              f"{leaf.code} {leaf.name}：同类单位均值取自{unit.region}已评价的{len(values)}家单位，为{fmt((mean * 100).quantize(Decimal('0.01')))}%"})
 
 
-def evaluate(session: Session, rs: Ruleset, unit: Unit, year: int, sub: Submission, strict: bool,
+def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub: Submission | SubmissionRef, strict: bool,
              pointer_prefix: str = "") -> dict[str, Any]:
     vocab = rulesets.vocabulary()
     try:
@@ -91,19 +93,75 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit, year: int, sub: Submissi
     return result
 
 
-def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int) -> tuple[Unit, Submission | None]:
-    """The unit and its current submission for the year: one query in the common case."""
-    row = session.execute(
-        select(Submission, Unit).join(Unit, Unit.id == Submission.unit_id)
-        .where(Submission.unit_id == unit_id, Submission.fiscal_year == year)
-        .order_by(Submission.version.desc()).limit(1)
-    ).first()
+# The unit and its newest submission for the year, visible to the caller: the unit's owner, or an
+# audit firm holding an unrevoked engagement for the unit and year (as app.auth.scoping states it).
+_UNIT_AND_SUBMISSION = """
+SELECT s.id, s.version, s.facts, s.answers, s.overrides, s.content_hash, u.tenant_id, u.region
+FROM submissions s JOIN units u ON u.id = s.unit_id
+WHERE s.unit_id = %(unit)s AND s.fiscal_year = %(year)s
+  AND (u.tenant_id = %(tenant)s OR EXISTS (
+       SELECT 1 FROM engagements e
+       WHERE e.firm_tenant_id = %(tenant)s AND e.unit_id = s.unit_id AND e.revoked_at IS NULL
+         AND s.fiscal_year = ANY (e.fiscal_years)))
+ORDER BY s.version DESC LIMIT 1"""
+
+_INSERT = """
+INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_year, submission_id,
+    submission_version, ruleset_name, ruleset_version, ruleset_hash, kind, evaluator, status, total, grade,
+    inputs, result, created_at)
+VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_year)s, %(submission_id)s,
+    %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
+    %(status)s, %(total)s, %(grade)s, %(inputs)s::json, %(result)s::json, %(created_at)s)"""
+
+
+@dataclass(slots=True)
+class UnitRef:
+    """What scoring needs of a unit (read by fixed SQL, no ORM instance)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    region: str
+
+
+@dataclass(slots=True)
+class SubmissionRef:
+    """What scoring needs of a submission version (read by fixed SQL, no ORM instance)."""
+
+    id: uuid.UUID
+    version: int
+    facts: dict[str, Any]
+    answers: dict[str, Any]
+    overrides: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(slots=True)
+class Created:
+    """A just-stored assessment: the fields its answer shows."""
+
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    fiscal_year: int
+    submission_version: int
+    kind: str
+    evaluator: str
+    created_at: datetime
+    result: dict[str, Any]
+
+
+def _unit_and_submission(session: Session, unit_id: uuid.UUID,
+                         year: int) -> tuple[Unit | UnitRef, SubmissionRef | None]:
+    """The unit and its current submission for the year: one fixed-SQL query in the common case."""
+    row = sql.first(session, _UNIT_AND_SUBMISSION,
+                    {"unit": unit_id, "year": year, "tenant": current_tenant(session)})
     if row is not None:
-        return row[1], row[0]
-    unit = session.get(Unit, unit_id)
-    if unit is None:
+        sub_id, version, facts, answers, overrides, content_hash, tenant_id, region = row
+        return (UnitRef(unit_id, tenant_id, region),
+                SubmissionRef(sub_id, version, facts, answers, overrides, content_hash))
+    found = session.get(Unit, unit_id)  # scoped: a visible unit without a (visible) submission
+    if found is None:
         raise NotFound(f"no unit {unit_id}", errors=[{"pointer": "/unit_id", "message": "no such unit"}])
-    return unit, None
+    return found, None
 
 
 def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
@@ -114,7 +172,7 @@ def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
         Engagement.revoked_at.is_(None), literal(year) == any_(Engagement.fiscal_years)).limit(1)) is not None
 
 
-def create(session: Session, body: AssessmentCreate) -> Assessment:
+def create(session: Session, body: AssessmentCreate) -> Created:
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year)
     if not owns(session, unit.tenant_id):
         # An audit firm under an engagement: granted years only, third-party assessments only.
@@ -140,12 +198,13 @@ def create(session: Session, body: AssessmentCreate) -> Assessment:
                 "submission_hash": sub.content_hash},
         result=result, created_at=datetime.now(UTC),
     )
-    # A Core insert: the row is immutable, so the unit of work has nothing to track.
-    session.connection().execute(insert(Assessment.__table__), [values])  # type: ignore[arg-type]
-    return Assessment(**values)
+    # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
+    sql.run(session, _INSERT, {**values, "inputs": sql.dumps(values["inputs"]), "result": sql.dumps(result)})
+    return Created(values["id"], unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, values["created_at"],
+                   result)
 
 
-def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
+def to_out(row: Assessment | Created, *, with_indicators: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(row.id), "unit_id": str(row.unit_id), "fiscal_year": row.fiscal_year,
         "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,
@@ -278,7 +337,7 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
         .join(Unit, Unit.id == Assessment.unit_id)
         .where(*filters)
         .order_by(Assessment.unit_id, Assessment.created_at.desc(), Assessment.id.desc())
-        .distinct(Assessment.unit_id)
+        .ext(distinct_on(Assessment.unit_id))
     ).subquery()
     rows = session.execute(select(latest).order_by(latest.c.total.desc(), latest.c.code)).all()
     totals = [Decimal(r.total) for r in rows]

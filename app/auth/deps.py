@@ -7,16 +7,17 @@ log in the same transaction as the change itself, so no change can exist without
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.api.problems import ProblemError
 from app.auth.keys import Principal, verify
+from app.db import sql
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer jx_…`")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -30,11 +31,13 @@ class Forbidden(ProblemError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
-def session_scope(request: Request) -> Iterator[Session]:
+async def session_scope(request: Request) -> AsyncIterator[Session]:
     """One session per request; commit on success (with the audit entry), roll back on error.
 
-    The caller's key is verified here, as the session's first statement (this dependency runs in
-    the thread pool already, so verification costs no extra hop); `require` then only checks scopes.
+    The caller's key is verified here, as the session's first statement; `require` then only
+    checks scopes. Database work runs in the thread pool; a route that ends its own unit of work
+    with :func:`finish` (in the same hop as its other statements) leaves nothing to do here but
+    return the connection, which needs no I/O.
     """
     from app.db.session import get_sessionmaker
 
@@ -42,24 +45,37 @@ def session_scope(request: Request) -> Iterator[Session]:
     try:
         key = bearer_key(request)
         if key:
-            request.state.principal = verify(session, key)
+            request.state.principal = await run_in_threadpool(verify, session, key)
         yield session
-        if request.method in MUTATING and session.info.get("principal") is not None:
-            _audit_success(session, request)
-        session.commit()
+        if not session.info.get("finished"):
+            await run_in_threadpool(finish, session, request)
     except BaseException:
-        session.rollback()
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
         raise
     finally:
-        session.close()
+        if session.in_transaction():  # only after a failed rollback: closing would do I/O
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+def finish(session: Session, request: Request) -> None:
+    """Commit the request's unit of work: the audit entry of a successful change, then COMMIT."""
+    if request.method in MUTATING and session.info.get("principal") is not None:
+        _audit_success(session, request)
+    session.commit()
+    session.info["finished"] = True
 
 
 SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
 
 
-def _audit_success(session: Session, request: Request) -> None:
-    from app.db.models import AuditEntry
+_AUDIT = ("INSERT INTO audit_log (tenant_id, key_id, method, route, path, resource_ids, status, refused) "
+          "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, false)")
 
+
+def _audit_success(session: Session, request: Request) -> None:
     principal: Principal = session.info["principal"]
     route = request.scope.get("route")
     status = getattr(request.state, "audit_status", None) or getattr(route, "status_code", None) or 200
@@ -67,11 +83,9 @@ def _audit_success(session: Session, request: Request) -> None:
     created = getattr(request.state, "created_id", None)
     if created is not None:
         ids["created"] = str(created)
-    session.connection().execute(insert(AuditEntry.__table__).values(  # type: ignore[arg-type]
-        tenant_id=principal.tenant_id, key_id=principal.key_id, method=request.method,
-        route=(getattr(route, "path", None) or request.url.path)[:200], path=request.url.path[:500],
-        resource_ids=ids, status=int(status), refused=False,
-    ))
+    sql.run(session, _AUDIT, (principal.tenant_id, principal.key_id, request.method,
+                              (getattr(route, "path", None) or request.url.path)[:200], request.url.path[:500],
+                              sql.dumps(ids), int(status)))
     request.state.audited = True
 
 

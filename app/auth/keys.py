@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import sql
 from app.db.models import ApiKey, Tenant
 
 SCOPES = ("read", "submit", "assess", "admin")
 KEY_PREFIX = "jx_"
+_VERIFY = "SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at FROM api_keys WHERE prefix = %s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +66,16 @@ def verify(session: Session, presented: str) -> Principal | None:
     if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
         return None
     prefix = presented[: len(KEY_PREFIX) + 8]
-    t = ApiKey.__table__.c
-    # A Core statement on the session's connection: no tenant scoping applies (nobody is known yet).
-    row = session.connection().execute(
-        select(t.id, t.tenant_id, t.secret_hash, t.scopes, t.expires_at, t.revoked_at).where(t.prefix == prefix)
-    ).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, _hash(presented)):
+    # Fixed SQL on the session's connection (app.db.sql): no tenant scoping applies (nobody is known yet).
+    row = sql.first(session, _VERIFY, (prefix,))
+    if row is None:
         return None
-    now = datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    key_id, tenant_id, secret_hash, scopes, expires_at, revoked_at = row
+    if not hmac.compare_digest(secret_hash, _hash(presented)):
         return None
-    return Principal(row.tenant_id, row.id, frozenset(row.scopes))
+    if revoked_at is not None or (expires_at is not None and expires_at <= datetime.now(UTC)):
+        return None
+    return Principal(tenant_id, key_id, frozenset(scopes))
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import orjson
+from psycopg.types.json import set_json_dumps, set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +22,11 @@ def database_url(settings: Settings) -> str:
 
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+# psycopg's own JSON adapters (used by fixed SQL, app.db.sql) parse and write with orjson too.
+set_json_loads(orjson.loads)
+set_json_dumps(orjson.dumps)
 
 
 def make_engine(url: str, settings: Settings) -> Engine:

@@ -1,0 +1,35 @@
+"""Fixed SQL (app.db.sql) fails exactly like SQLAlchemy statements: the same exception classes,
+so the same problem responses, and the session stays usable after a rollback."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from app.db import sql
+
+
+def test_driver_errors_become_sqlalchemy_errors(db_engine) -> None:  # type: ignore[no-untyped-def]
+    with Session(db_engine) as session:
+        with pytest.raises(IntegrityError) as caught:
+            sql.run(session, "INSERT INTO units (id, tenant_id, code, name, kind, region) VALUES (%s, %s, 'X', 'x', 'school', 'r')",
+                    (uuid.uuid4(), uuid.uuid4()))
+        assert "fk_units_tenant_id_tenants" in str(caught.value)
+        assert caught.value.connection_invalidated is False
+        session.rollback()
+        with pytest.raises(DataError):
+            sql.first(session, "SELECT %s::integer", ("not a number",))
+        session.rollback()
+        with pytest.raises(ProgrammingError):
+            sql.first(session, "SELECT no_such_column FROM units", ())
+        session.rollback()
+        assert sql.first(session, "SELECT 1 + %s", (1,)) == (2,)
+
+
+def test_json_parameters_and_results_round_trip(db_engine) -> None:  # type: ignore[no-untyped-def]
+    with Session(db_engine) as session:
+        doc = {"分值": "10", "nested": [1, {"a": None}]}
+        assert sql.first(session, "SELECT %s::json", (sql.dumps(doc),)) == (doc,)
