@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from app.api import problems
 from app.api.idempotency import IdempotencyMiddleware
+from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import BatchItem
 from app.auth.endpoints import router as access_router
@@ -46,6 +47,7 @@ versioned rulesets, stores every assessment immutably, and explains every point.
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_registry()  # fail fast on a broken ruleset file
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
+    workers.warm()  # batch worker processes start in the background (once per process)
     yield
 
 

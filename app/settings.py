@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = 15000
     #: Largest batch accepted by POST /v1/assessments:batch.
     batch_max_items: int = 1000
+    #: Worker processes scoring batch items (0: score in the request thread). Batches are
+    #: CPU-bound Python; separate processes let them use more than one core.
+    batch_processes: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
     #: Log level of the service.
     log_level: str = "INFO"
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Query
+import orjson
+from fastapi import Query, Request, Response
+from fastapi.routing import APIRoute
 
 from app.api.problems import BadRequest
 from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check
@@ -32,3 +35,25 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
     except (ValueError, json.JSONDecodeError):
         raise BadRequest("the cursor is not valid; use next_cursor from a previous page",
                          errors=[{"parameter": "cursor", "message": "not a cursor issued by this API"}]) from None
+
+
+class _OrjsonRequest(Request):
+    """A request whose JSON body is parsed by orjson (stdlib json is ~4x slower on a 3 MB batch).
+    orjson's JSONDecodeError subclasses the standard one, so malformed bodies still answer 422."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
+
+
+class Route(APIRoute):
+    """The route class of every router: JSON request bodies parsed with orjson."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(_OrjsonRequest(request.scope, request.receive))
+
+        return route_handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
+from app.assessments import workers
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import Forbidden
 from app.auth.scoping import current_tenant, owns
@@ -400,10 +402,12 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
     chunks; while one chunk's rows are being inserted (the database works on the
     other core and psycopg releases the GIL), the next chunk is scored.
     """
-    vocab = rulesets.vocabulary()
-    results: list[dict[str, Any]] = [{"index": i} for i in range(len(items))]
+    # Every item answers every BatchItemResult field (null when it does not apply).
+    results: list[dict[str, Any]] = [
+        {"index": i, "status": 0, "unit_id": None, "assessment_id": None, "location": None, "total": None,
+         "grade": None, "assessment_status": None, "problem": None} for i in range(len(items))]
     rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
-    candidates: list[tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any]]] = []
+    candidates: list[Candidate] = []
     for i, raw in enumerate(items):
         try:
             try:
@@ -454,24 +458,30 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
 
     created: set[str] = set(existing)
     now = datetime.now(UTC)
-    for start in range(0, len(candidates), _CHUNK):
+    chunks = [candidates[start:start + _CHUNK] for start in range(0, len(candidates), _CHUNK)]
+    # Every chunk is queued at once: the workers score ahead while this thread writes.
+    pending = [_submit_chunk(chunk) for chunk in chunks]
+    for chunk, parts in zip(chunks, pending, strict=True):
+        outcomes: list[workers.Outcome] = [()] * len(chunk)
+        for positions, rs, jobs, future in parts:
+            for pos, outcome in zip(positions, workers.result(future, rs.ref, rs.content_hash, rs.text, jobs),
+                                    strict=True):
+                outcomes[pos] = outcome
         unit_rows: list[dict[str, Any]] = []
         sub_rows: list[dict[str, Any]] = []
         assess_rows: list[dict[str, Any]] = []
-        for i, item, rs, facts, parsed in candidates[start:start + _CHUNK]:
-            try:
-                try:
-                    prepared = prepare(rs, vocab, None, item.answers, item.overrides, parsed_facts=parsed)
-                except InvalidInput as exc:
-                    raise Unprocessable(f"the item does not fit {rs.ref}", errors=_prefix(exc, "")) from None
-                assessment = score(rs, prepared)
-                if item.strict and assessment.status == INCOMPLETE:
-                    raise Unprocessable(f"strict scoring refused: incomplete under {rs.ref}", errors=[
-                        {"pointer": f"/facts/{f}", "message": "missing fact"} for f in assessment.missing_facts])
-                result = to_dict(assessment, vocab)
-            except ProblemError as exc:
-                results[i].update(status=exc.status, problem=_problem(exc, i))
+        for (i, item, rs, facts, _parsed), outcome in zip(chunk, outcomes, strict=True):
+            if outcome[0] == "invalid":
+                refused = Unprocessable(f"the item does not fit {rs.ref}",
+                                        errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
+                results[i].update(status=refused.status, problem=_problem(refused, i))
                 continue
+            if outcome[0] == "strict":
+                refused = Unprocessable(f"strict scoring refused: incomplete under {rs.ref}", errors=[
+                    {"pointer": f"/facts/{f}", "message": "missing fact"} for f in outcome[1]])
+                results[i].update(status=refused.status, problem=_problem(refused, i))
+                continue
+            _, breakdown, status, total, grade = outcome
             code = item.unit.code
             uid = planned[code]
             if code not in created:
@@ -488,15 +498,36 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 "id": aid, "tenant_id": tid, "assessed_by_tenant_id": tid, "unit_id": uid, "fiscal_year": item.fiscal_year, "submission_id": sub["id"],
                 "submission_version": version, "ruleset_name": rs.name, "ruleset_version": rs.version,
                 "ruleset_hash": rs.content_hash, "kind": item.kind, "evaluator": item.evaluator,
-                "status": result["status"], "total": Decimal(result["total"]), "grade": result["grade"],
+                "status": status, "total": Decimal(total), "grade": grade,
                 "inputs": {"facts": sub["facts"], "answers": sub["answers"], "overrides": sub["overrides"],
                            "submission_hash": sub["content_hash"]},
-                "result": result, "created_at": now,
+                "result": JsonText(breakdown), "created_at": now,
             })
             results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
-                              total=result["total"], grade=result["grade"], assessment_status=result["status"])
+                              total=total, grade=grade, assessment_status=status)
         write(unit_rows, sub_rows, assess_rows)
     return _batch_summary(results)
+
+
+class JsonText(str):
+    """A value already serialised as JSON (written as is by :func:`_copy`)."""
+
+
+Candidate = tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any]]
+
+
+def _submit_chunk(chunk: list[Candidate]) -> list[tuple[list[int], Ruleset, list[workers.Job], Future[list[workers.Outcome]]]]:
+    """Queue a chunk's scoring, one job list per ruleset in it (positions keep the item order)."""
+    groups: dict[str, list[int]] = {}
+    for pos, candidate in enumerate(chunk):
+        groups.setdefault(candidate[2].content_hash, []).append(pos)
+    parts = []
+    for positions in groups.values():
+        rs = chunk[positions[0]][2]
+        jobs: list[workers.Job] = [(chunk[p][1].answers, chunk[p][1].overrides, chunk[p][4], chunk[p][1].strict)
+                                   for p in positions]
+        parts.append((positions, rs, jobs, workers.submit(rs.ref, rs.content_hash, rs.text, jobs)))
+    return parts
 
 
 def _batch_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -513,4 +544,5 @@ def _copy(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> Non
     cols = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY {model.__tablename__} ({cols}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([orjson.dumps(row[c]).decode() if c in json_cols else row[c] for c in columns])
+            copy.write_row([row[c] if c not in json_cols or isinstance(row[c], JsonText) else orjson.dumps(row[c]).decode()
+                            for c in columns])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from app.api.deps import SessionDep, decode_cursor, encode_cursor
+from app.api.deps import Route, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, NotFound, Unprocessable, responses
 from app.auth import keys
 from app.auth.deps import ADMIN, READ, Forbidden
@@ -18,7 +18,7 @@ from app.auth.scoping import current_tenant
 from app.db.models import ApiKey, AuditEntry, Engagement, Tenant, Unit
 from app.db.query import equals, keyset_page
 
-router = APIRouter(tags=["access"])
+router = APIRouter(route_class=Route, tags=["access"])
 
 Scope = Literal["read", "submit", "assess", "admin"]
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
-from app.api.deps import SessionDep
+from app.api.deps import Route, SessionDep
 from app.api.problems import NotFound, responses
 from app.assessments import service as assessments
 from app.auth.deps import READ
@@ -22,7 +22,7 @@ from app.reports.layout import ReportHeader, header_from_result
 from app.reports.xlsx import XLSX_MEDIA_TYPE, render_comparison_xlsx, render_xlsx
 from app.rulesets import service as rulesets
 
-router = APIRouter(tags=["reports"], dependencies=[READ])
+router = APIRouter(route_class=Route, tags=["reports"], dependencies=[READ])
 IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 OtherPath = Annotated[uuid.UUID, Path(description="The other assessment")]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.api.deps import SessionDep
+from app.api.deps import Route, SessionDep
 from app.api.problems import responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.engine.rules import fmt
@@ -22,7 +22,7 @@ from app.rulesets.schemas import (
     ValidationReport,
 )
 
-router = APIRouter(tags=["rulesets"])
+router = APIRouter(route_class=Route, tags=["rulesets"])
 
 NamePath = Annotated[str, Path(description="Ruleset name", examples=["shenzhen-yantian"])]
 VersionPath = Annotated[str, Path(description="Ruleset version", examples=["2023"])]

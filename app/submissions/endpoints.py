@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.api.deps import SessionDep
+from app.api.deps import Route, SessionDep
 from app.api.problems import responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.db.models import Submission
 from app.submissions import service
 from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersionList
 
-router = APIRouter(tags=["submissions"])
+router = APIRouter(route_class=Route, tags=["submissions"])
 UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
 YearPath = Annotated[int, Path(ge=1990, le=2100, description="Fiscal year", examples=[2023])]
 

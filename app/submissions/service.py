@@ -57,16 +57,29 @@ def _plain(d: Decimal) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    """Numbers sent as JSON floats are stored as exact decimal text (what was sent)."""
-    if isinstance(value, float):
+    """Numbers sent as JSON floats are stored as exact decimal text (what was sent).
+
+    Returns ``value`` itself when it holds no float (the usual case), without copying it."""
+    kind = type(value)
+    if kind is float:
         return _plain(Decimal(repr(value)))
-    if isinstance(value, dict):
-        if not any(isinstance(v, float | dict | list) for v in value.values()):
-            return value
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+    if kind is dict:
+        changed: dict[str, Any] | None = None
+        for k, v in value.items():
+            if type(v) in _NESTED:
+                new = _json_safe(v)
+                if new is not v:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[k] = new
+        return value if changed is None else changed
+    if kind is list:
+        items = [_json_safe(v) if type(v) in _NESTED else v for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
+
+
+_NESTED = frozenset({float, dict, list})
 
 
 def content_hash(facts: dict[str, Any], answers: dict[str, Any], overrides: dict[str, Any]) -> str:

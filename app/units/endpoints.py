@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.api.deps import CursorQuery, LimitQuery, SessionDep, decode_cursor, encode_cursor
+from app.api.deps import CursorQuery, LimitQuery, Route, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.units import service
 from app.units.schemas import UnitCreate, UnitOut, UnitPage, UnitUpdate
 
-router = APIRouter(tags=["units"])
+router = APIRouter(route_class=Route, tags=["units"])
 UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
 
 

@@ -207,6 +207,10 @@ def test_batch_of_1000_answers_per_item_and_stores_only_the_good(client, db_engi
     r = client.post("/v1/assessments:batch", json={"items": items})
     assert r.status_code == 200, r.text[:500]
     body = r.json()
+    # The answer is written without a model round trip: it must still be exactly BatchResult's JSON.
+    from app.assessments.schemas import BatchResult
+
+    assert BatchResult.model_validate(body).model_dump(mode="json") == body
     assert body["succeeded"] == 997
     assert body["failed"] == 3
     res = body["items"]

@@ -1,0 +1,72 @@
+"""Batch scoring in worker processes (app.assessments.workers): same answers as scoring inline,
+and a dead worker or a missing pool never loses an item."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+
+import orjson
+import pytest
+
+from app.assessments import workers
+from app.engine import builtin_registry
+from app.submissions.service import parse_facts
+from tests.api.factories import seed
+
+
+def _jobs(n: int) -> tuple[str, str, str, list[workers.Job]]:
+    data = seed("001")
+    _, parsed = parse_facts(data["facts"])
+    rs = builtin_registry().get("shenzhen-yantian@2023")
+    assert rs is not None
+    jobs: list[workers.Job] = [(data["answers"], data.get("overrides", {}), parsed, False)] * n
+    return rs.ref, rs.content_hash, rs.text, jobs
+
+
+def test_worker_processes_score_exactly_like_the_request_thread() -> None:
+    ref, h, text, jobs = _jobs(3)
+    pool = workers.pool()
+    if pool is None:
+        pytest.skip("JIXIAO_BATCH_PROCESSES=0: no worker pool in this environment")
+    remote = pool.submit(workers.score_jobs, ref, h, text, jobs).result(timeout=120)
+    inline = workers.score_jobs(ref, h, text, jobs)
+    assert remote == inline
+    kind, breakdown, status, total, grade = remote[0]
+    assert (kind, status, total, grade) == ("ok", "complete", "93.97", "优")
+    assert orjson.loads(breakdown)["total"] == "93.97"
+
+
+def test_a_dead_worker_chunk_is_rescored_in_the_request_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    ref, h, text, jobs = _jobs(2)
+    dead: Future[list[workers.Outcome]] = Future()
+    dead.set_exception(BrokenProcessPool("worker killed"))
+    outcomes = workers.result(dead, ref, h, text, jobs)
+    assert [o[3] for o in outcomes] == ["93.97", "93.97"]
+
+
+def test_strict_and_invalid_items_come_back_as_outcomes() -> None:
+    data = seed("001")
+    facts = dict(data["facts"])
+    facts.pop("procurement_actual")
+    _, parsed = parse_facts(facts)
+    rs = builtin_registry().get("shenzhen-yantian@2023")
+    assert rs is not None
+    strict, = workers.score_jobs(rs.ref, rs.content_hash, rs.text, [(data["answers"], {}, parsed, True)])
+    assert strict[0] == "strict" and "procurement_actual" in strict[1]
+    invalid, = workers.score_jobs(rs.ref, rs.content_hash, rs.text,
+                                  [(data["answers"], {"1.1.1": {"score": "99", "reason": "x"}}, parsed, False)])
+    assert invalid[0] == "invalid"
+    assert invalid[1][0][0] == "/overrides/1.1.1/score"
+
+
+def test_batch_without_worker_processes(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(workers, "pool", lambda: None)
+    data = seed("001")
+    items = [{"unit": {"code": f"INLINE{i}", "name": "单位", "kind": "school", "region": "批量区"},
+              "fiscal_year": 2023, "facts": data["facts"], "answers": data["answers"],
+              "overrides": data.get("overrides", {}), "ruleset": "shenzhen-yantian@2023", "kind": "self",
+              "evaluator": "inline"} for i in range(3)]
+    r = client.post("/v1/assessments:batch", json={"items": items})
+    assert r.status_code == 200, r.text[:300]
+    assert [i["total"] for i in r.json()["items"]] == ["93.97"] * 3
