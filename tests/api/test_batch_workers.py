@@ -53,7 +53,8 @@ def test_strict_and_invalid_items_come_back_as_outcomes() -> None:
     rs = builtin_registry().get("shenzhen-yantian@2023")
     assert rs is not None
     strict, = workers.score_jobs(rs.ref, rs.content_hash, rs.text, [(data["answers"], {}, parsed, True)])
-    assert strict[0] == "strict" and "procurement_actual" in strict[1]
+    assert strict[0] == "strict"
+    assert "procurement_actual" in strict[1]
     invalid, = workers.score_jobs(rs.ref, rs.content_hash, rs.text,
                                   [(data["answers"], {"1.1.1": {"score": "99", "reason": "x"}}, parsed, False)])
     assert invalid[0] == "invalid"
