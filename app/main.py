@@ -17,7 +17,7 @@ from app.api import problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
-from app.assessments.schemas import BatchItem
+from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware
 from app.engine import builtin_registry
@@ -96,10 +96,14 @@ def create_app() -> FastAPI:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        item = BatchItem.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in item.pop("$defs", {}).items():
-            components.setdefault(name, sub)
-        components["BatchItem"] = item
+        # Models the routes validate themselves (bodies read raw, items validated one by one).
+        for model in (BatchItem, AssessmentCreate, BatchRequest):
+            doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in doc.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components[model.__name__] = doc
+        # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
+        components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
         schema["components"]["schemas"] = dict(sorted(components.items()))
         app.openapi_schema = schema
         return schema

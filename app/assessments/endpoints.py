@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from app.api.deps import CursorQuery, LimitQuery, Route, SessionDep, decode_cursor, encode_cursor
+from app.api.deps import (
+    CursorQuery,
+    LimitQuery,
+    RawBody,
+    Route,
+    SessionDep,
+    decode_cursor,
+    encode_cursor,
+    json_body,
+    parse_body,
+)
 from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
 from app.assessments import service
 from app.assessments.schemas import (
@@ -22,21 +32,25 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
-from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT, finish  # noqa: F401
+from app.auth.deps import READ, authorize, finish, require_in_route
 from app.settings import get_settings
 
 router = APIRouter(route_class=Route, tags=["assessments"])
+ASSESS_IN_ROUTE = require_in_route("assess")
+SUBMIT_ASSESS_IN_ROUTE = require_in_route("submit", "assess")
 IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 
 
-@router.post("/v1/assessments", dependencies=[ASSESS], operation_id="createAssessment", summary="Score and store an assessment",
+@router.post("/v1/assessments", dependencies=[ASSESS_IN_ROUTE], operation_id="createAssessment", summary="Score and store an assessment",
              status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
-             responses=responses(404, 422))
-def create_assessment(body: AssessmentCreate, session: SessionDep, request: Request) -> FastJSONResponse:
+             responses=responses(404, 422), openapi_extra=json_body(AssessmentCreate))
+def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> FastJSONResponse:
     """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
     with `strict=true`. Assessments never change: scoring again makes a new one."""
+    authorize(session, request)  # this whole request is one thread-pool hop: authorize, validate, score, store
+    body = parse_body(AssessmentCreate, raw, request.headers.get("content-type"))
     row = service.create(session, body)
     request.state.created_id = row.id
     response = FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
@@ -44,13 +58,15 @@ def create_assessment(body: AssessmentCreate, session: SessionDep, request: Requ
     return response
 
 
-@router.post("/v1/assessments:batch", dependencies=[SUBMIT, ASSESS], operation_id="batchAssessments",
+@router.post("/v1/assessments:batch", dependencies=[SUBMIT_ASSESS_IN_ROUTE], operation_id="batchAssessments",
              summary="Submit and score up to 1,000 units", response_model=BatchResult,
-             responses=responses(413, 422))
-def batch_assessments(body: BatchRequest, session: SessionDep, request: Request) -> FastJSONResponse:
+             responses=responses(413, 422), openapi_extra=json_body(BatchRequest))
+def batch_assessments(raw: RawBody, session: SessionDep, request: Request) -> FastJSONResponse:
     """Each item carries a unit (found by code or created), its submission and the assessment to make.
     Items are answered one by one: a failing item reports its own problem (pointers under `/items/N`)
     and leaves nothing stored; the others are stored in one transaction."""
+    authorize(session, request)
+    body = parse_body(BatchRequest, raw, request.headers.get("content-type"))
     limit = get_settings().batch_max_items
     if len(body.items) > limit:
         raise PayloadTooLarge(f"at most {limit} items per batch")

@@ -191,7 +191,6 @@ class BatchRequest(BaseModel):
         min_length=1, max_length=1000,
         description="Up to 1,000 items, each a BatchItem (validated one by one, so a malformed item "
                     "fails alone with its own problem and pointers)",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/BatchItem"}},
     )
 
 
