@@ -43,12 +43,25 @@ class RuleSpecError(ValueError):
         super().__init__(message)
 
 
+_FMT: dict[Decimal, str] = {}
+
+
 def fmt(d: Decimal) -> str:
-    """Plain text of a number, without exponent or trailing zeros: 93.97, 88.5, 100."""
+    """Plain text of a number, without exponent or trailing zeros: 93.97, 88.5, 100.
+
+    Equal numbers print alike (5, 5.0 and 5E0 are all "5"), so the text is cached by value:
+    a breakdown prints the same few points and amounts many times."""
+    known = _FMT.get(d)
+    if known is not None:
+        return known
     s = format(d, "f")
     if "." in s:
         s = s.rstrip("0").rstrip(".")
-    return "0" if s in {"-0", ""} else s
+    s = "0" if s in {"-0", ""} else s
+    if len(_FMT) >= 4096:
+        _FMT.clear()
+    _FMT[d] = s
+    return s
 
 
 def pct(ratio: Decimal) -> str:

@@ -230,8 +230,30 @@ def prepare(
     return Prepared(facts, answers, overrides, warnings)
 
 
+_SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _shape(shape: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the parts of an answer shape such as ``judgment+na``, the keys its answers may carry), cached."""
+    known = _SHAPES.get(shape)
+    if known is None:
+        shapes = frozenset(shape.split("+"))
+        allowed = {"reason"}
+        if shapes & {"judgment", "item"}:
+            allowed |= {"score", "met"}
+        if "findings" in shapes:
+            allowed |= {"findings"}
+        if "na" in shapes:
+            allowed |= {"not_applicable"}
+        if "events" in shapes:
+            allowed |= {"events", "count"}
+        known = (shapes, frozenset(allowed))
+        _SHAPES[shape] = known
+    return known
+
+
 def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: list[Problem]) -> Answer | None:
-    shapes = set(shape.split("+"))
+    shapes, allowed = _shape(shape)
     if isinstance(value, bool):
         if "item" in shapes:
             return Answer(met=value)
@@ -239,20 +261,11 @@ def _answer(value: Any, shape: str, points: Decimal, pointer: str, problems: lis
         return None
     if isinstance(value, int | float | Decimal | str) and ("judgment" in shapes or "item" in shapes):
         value = {"score": value}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict | Mapping):
         problems.append(Problem(pointer, "an answer is true/false, a score, or a mapping such as {score, reason}"))
         return None
-    allowed = {"reason"}
-    if shapes & {"judgment", "item"}:
-        allowed |= {"score", "met"}
-    if "findings" in shapes:
-        allowed |= {"findings"}
-    if "na" in shapes:
-        allowed |= {"not_applicable"}
-    if "events" in shapes:
-        allowed |= {"events", "count"}
-    extra = set(value) - allowed
-    if extra:
+    if not allowed.issuperset(value):
+        extra = set(value) - allowed
         problems.append(Problem(pointer, f"keys {sorted(extra)} do not apply here; allowed: {sorted(allowed)}"))
         return None
     a = Answer(reason=_text(value.get("reason")))
