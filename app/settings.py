@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     #: Worker processes scoring batch items (0: score in the request thread). Batches are
     #: CPU-bound Python; separate processes let them use more than one core.
     batch_processes: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    #: Worker processes scoring single assessments while the service is busy (0: always inline).
+    scoring_processes: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    #: Score a single assessment in a worker process once this many are being made at once in
+    #: this process (0: never). Alone, a request scores inline (no inter-process hop); under
+    #: load, scoring leaves the request process so its GIL serves the HTTP and database work.
+    scoring_offload_at: int = 2
     #: Log level of the service.
     log_level: str = "INFO"
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.api.deps import (
     CursorQuery,
@@ -44,7 +44,7 @@ IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 @router.post("/v1/assessments", dependencies=[ASSESS_IN_ROUTE], operation_id="createAssessment", summary="Score and store an assessment",
              status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
              responses=responses(404, 422), openapi_extra=json_body(AssessmentCreate))
-def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> FastJSONResponse:
+def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> Response:
     """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
@@ -53,7 +53,8 @@ def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> Fa
     body = parse_body(AssessmentCreate, raw, request.headers.get("content-type"))
     row = service.create(session, body)
     request.state.created_id = row.id
-    response = FastJSONResponse(service.to_out(row), status_code=201, headers={"Location": f"/v1/assessments/{row.id}"})
+    response = Response(service.answer(row), status_code=201, media_type="application/json",
+                        headers={"Location": f"/v1/assessments/{row.id}"})
     finish(session, request)  # audit + commit in this same thread-pool hop
     return response
 

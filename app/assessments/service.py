@@ -28,7 +28,6 @@ from app.db.query import equals, keyset_page
 from app.engine.errors import InvalidInput
 from app.engine.rules import CohortRelative, fmt
 from app.engine.ruleset import Ruleset
-from app.engine.scoring import INCOMPLETE, prepare, score, to_dict
 from app.rulesets import service as rulesets
 from app.submissions import service as submissions
 
@@ -71,28 +70,31 @@ def _cohort_means(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int
                              f"{leaf.code} {leaf.name}：同类单位均值取自{unit.region}已评价的{len(values)}家单位，为{fmt((mean * 100).quantize(Decimal('0.01')))}%"})
 
 
-def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub: Submission | SubmissionRef, strict: bool,
-             pointer_prefix: str = "") -> dict[str, Any]:
+def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub: Submission | SubmissionRef,
+             strict: bool, offload: bool = False) -> tuple[bytes, str, str, str | None]:
+    """Score a stored submission: (breakdown JSON, status, total, grade); 422 problems when the
+    submission does not fit the ruleset, or when ``strict`` and the result is incomplete.
+    With ``offload`` the engine runs in an interactive worker process (app.assessments.workers)."""
     vocab = rulesets.vocabulary()
-    try:
-        prepared = prepare(rs, vocab, sub.facts, sub.answers, sub.overrides)
-    except InvalidInput as exc:
-        raise Unprocessable(
-            f"the current submission (version {sub.version}) does not fit {rs.ref}",
-            errors=_prefix(exc, pointer_prefix),
-        ) from None
-    _cohort_means(session, rs, unit, year, prepared.facts, prepared.warnings)
-    assessment = score(rs, prepared)
-    result = to_dict(assessment, vocab)
-    if strict and assessment.status == INCOMPLETE:
-        errors = [{"pointer": f"{pointer_prefix}/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"}
-                  for f in assessment.missing_facts]
-        errors += [{"pointer": f"{pointer_prefix}/answers/{a.replace('~', '~0').replace('/', '~1')}",
-                    "message": "missing evaluator answer"} for a in assessment.missing_answers]
+    # Cohort means come from the database, so they are found here and handed to the engine.
+    present: dict[str, Any] = dict.fromkeys(sub.facts)
+    cohort_warnings: list[dict[str, str]] = []
+    _cohort_means(session, rs, unit, year, present, cohort_warnings)
+    extra = {k: v for k, v in present.items() if k not in sub.facts}
+    outcome = workers.score_stored(rs.ref, rs.content_hash, rs.text, sub.facts, sub.answers, sub.overrides,
+                                   extra, cohort_warnings, strict, offload)
+    if outcome[0] == "invalid":
+        raise Unprocessable(f"the current submission (version {sub.version}) does not fit {rs.ref}",
+                            errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
+    if outcome[0] == "strict":
+        missing_facts, missing_answers = outcome[1], outcome[2]
+        errors = [{"pointer": f"/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"} for f in missing_facts]
+        errors += [{"pointer": f"/answers/{a.replace('~', '~0').replace('/', '~1')}",
+                    "message": "missing evaluator answer"} for a in missing_answers]
         raise Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete",
-                            errors=errors, extra={"missing_facts": assessment.missing_facts,
-                                                  "missing_answers": assessment.missing_answers})
-    return result
+                            errors=errors, extra={"missing_facts": missing_facts, "missing_answers": missing_answers})
+    _, breakdown, status, total, grade = outcome
+    return breakdown, status, total, grade
 
 
 # The unit and its newest submission for the year, visible to the caller: the unit's owner, or an
@@ -148,7 +150,8 @@ class Created:
     kind: str
     evaluator: str
     created_at: datetime
-    result: dict[str, Any]
+    #: the stored breakdown document (JSON)
+    breakdown: bytes
 
 
 def _unit_and_submission(session: Session, unit_id: uuid.UUID,
@@ -189,24 +192,37 @@ def create(session: Session, body: AssessmentCreate) -> Created:
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
             errors=[{"pointer": "/fiscal_year", "message": "no submission for this unit and year"}],
         )
-    result = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict)
+    with workers.Busy() as busy:
+        breakdown, status, total, grade = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict, busy.offload)
+    assessment_id, created_at = uuid.uuid4(), datetime.now(UTC)
     values = dict(
-        id=uuid.uuid4(), tenant_id=unit.tenant_id, assessed_by_tenant_id=current_tenant(session),
+        id=assessment_id, tenant_id=unit.tenant_id, assessed_by_tenant_id=current_tenant(session),
         unit_id=unit.id, fiscal_year=body.fiscal_year, submission_id=sub.id,
         submission_version=sub.version, ruleset_name=rs.name, ruleset_version=rs.version,
-        ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=result["status"],
-        total=Decimal(result["total"]), grade=result["grade"],
-        inputs={"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
-                "submission_hash": sub.content_hash},
-        result=result, created_at=datetime.now(UTC),
+        ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=status,
+        total=Decimal(total), grade=grade,
+        inputs=sql.dumps({"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
+                          "submission_hash": sub.content_hash}),
+        result=breakdown.decode(), created_at=created_at,
     )
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
-    sql.run(session, _INSERT, {**values, "inputs": sql.dumps(values["inputs"]), "result": sql.dumps(result)})
-    return Created(values["id"], unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, values["created_at"],
-                   result)
+    sql.run(session, _INSERT, values)
+    return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
+                   breakdown)
 
 
-def to_out(row: Assessment | Created, *, with_indicators: bool = True) -> dict[str, Any]:
+def answer(row: Created) -> bytes:
+    """The JSON answer to a POST: the assessment's identity, then the stored breakdown document
+    as is (no second serialisation of the ~14 KB breakdown)."""
+    head = orjson.dumps({
+        "id": row.id, "unit_id": row.unit_id, "fiscal_year": row.fiscal_year,
+        "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,
+        "created_at": row.created_at.isoformat(),
+    })
+    return head[:-1] + b"," + row.breakdown[1:]
+
+
+def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(row.id), "unit_id": str(row.unit_id), "fiscal_year": row.fiscal_year,
         "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,

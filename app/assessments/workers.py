@@ -34,7 +34,7 @@ Job = tuple[dict[str, Any], dict[str, Any], dict[str, Any], bool]
 #: ("ok", breakdown JSON, status, total, grade) | ("invalid", [(pointer, message)]) | ("strict", [missing facts])
 Outcome = tuple[Any, ...]
 
-_pool: ProcessPoolExecutor | None = None
+_pools: dict[str, ProcessPoolExecutor] = {}
 _pool_lock = threading.Lock()
 _compiled: dict[str, Ruleset] = {}
 
@@ -96,33 +96,41 @@ def _warm() -> None:
     builtin_registry()
 
 
-def pool() -> ProcessPoolExecutor | None:
-    """The shared worker pool (started on first use), or None when batches score inline."""
-    global _pool
+def pool(kind: str = "batch") -> ProcessPoolExecutor | None:
+    """A worker pool (started on first use), or None when that work is done inline.
+
+    ``batch`` scores batch chunks; ``interactive`` scores single assessments when the service is
+    busy (separate, so a single request never waits behind a 200-item chunk)."""
     from app.settings import get_settings
 
-    size = get_settings().batch_processes
+    settings = get_settings()
+    size = settings.batch_processes if kind == "batch" else settings.scoring_processes
     if size <= 0:
         return None
     with _pool_lock:
-        if _pool is None:
+        executor = _pools.get(kind)
+        if executor is None:
             # spawn, not fork: the service process has threads (and database connections).
-            _pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init, initargs=(os.getpid(),))
-        return _pool
+            executor = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_init, initargs=(os.getpid(),))
+            _pools[kind] = executor
+        return executor
+
+
+def _discard(kind: str) -> None:
+    with _pool_lock:
+        _pools.pop(kind, None)
 
 
 def submit(ref: str, content_hash: str, text: str, jobs: list[Job]) -> Future[list[Outcome]]:
     """Score a chunk in the pool; inline (already resolved) when there is no usable pool."""
-    global _pool
     executor = pool()
     if executor is not None:
         try:
             return executor.submit(score_jobs, ref, content_hash, text, jobs)
         except (BrokenProcessPool, RuntimeError):
             log.exception("batch worker pool is broken; scoring in the request thread")
-            with _pool_lock:
-                _pool = None
+            _discard("batch")
     done: Future[list[Outcome]] = Future()
     done.set_result(score_jobs(ref, content_hash, text, jobs))
     return done
@@ -130,30 +138,92 @@ def submit(ref: str, content_hash: str, text: str, jobs: list[Job]) -> Future[li
 
 def result(future: Future[list[Outcome]], ref: str, content_hash: str, text: str, jobs: list[Job]) -> list[Outcome]:
     """A chunk's outcomes; rescored inline if its worker died."""
-    global _pool
     try:
         return future.result()
     except BrokenProcessPool:
         log.exception("a batch worker died; rescoring its chunk in the request thread")
-        with _pool_lock:
-            _pool = None
+        _discard("batch")
         return score_jobs(ref, content_hash, text, jobs)
 
 
-def warm() -> None:
-    """Start the pool's processes now (in the background) rather than on the first batch.
-    The pool lives as long as the process (it is shut down at exit), across app lifespans."""
-    executor = pool()
+def score_one(ref: str, content_hash: str, text: str, facts: dict[str, Any], answers: dict[str, Any],
+              overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
+              strict: bool) -> Outcome:
+    """One stored submission, scored (in an interactive worker, or inline):
+    ("ok", breakdown JSON, status, total, grade) | ("invalid", [(pointer, message)]) |
+    ("strict", missing facts, missing answers)."""
+    from app.engine import builtin_registry
+
+    vocab = builtin_registry().vocabulary
+    rs = _ruleset(ref, content_hash, text)
+    try:
+        prepared = prepare(rs, vocab, facts, answers, overrides)
+    except InvalidInput as exc:
+        return ("invalid", [(p.pointer, p.message) for p in exc.problems])
+    prepared.facts.update(extra_facts)
+    prepared.warnings.extend(extra_warnings)
+    assessment = score(rs, prepared)
+    if strict and assessment.status == INCOMPLETE:
+        return ("strict", list(assessment.missing_facts), list(assessment.missing_answers))
+    result = to_dict(assessment, vocab)
+    return ("ok", orjson.dumps(result), result["status"], result["total"], result["grade"])
+
+
+_busy = 0
+_busy_lock = threading.Lock()
+
+
+class Busy:
+    """Counts the assessments being made in this process; :attr:`offload` says whether this one
+    should be scored in the interactive pool (the process is busy enough that its own GIL, not
+    the machine, is the bottleneck)."""
+
+    def __enter__(self) -> Busy:
+        global _busy
+        from app.settings import get_settings
+
+        with _busy_lock:
+            _busy += 1
+            level = _busy
+        threshold = get_settings().scoring_offload_at
+        self.offload = threshold > 0 and level >= threshold
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _busy
+        with _busy_lock:
+            _busy -= 1
+
+
+def score_stored(ref: str, content_hash: str, text: str, facts: dict[str, Any], answers: dict[str, Any],
+                 overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
+                 strict: bool, offload: bool) -> Outcome:
+    """:func:`score_one` in the interactive pool when ``offload`` (and the pool works), else inline."""
+    args = (ref, content_hash, text, facts, answers, overrides, extra_facts, extra_warnings, strict)
+    executor = pool("interactive") if offload else None
     if executor is not None:
         try:
-            executor.submit(_warm)
+            return executor.submit(score_one, *args).result()
         except (BrokenProcessPool, RuntimeError):
-            log.exception("batch worker pool could not start")
+            log.exception("interactive scoring pool is broken; scoring in the request thread")
+            _discard("interactive")
+    return score_one(*args)
+
+
+def warm() -> None:
+    """Start the pools' processes now (in the background) rather than on first use.
+    The pools live as long as the process (they are shut down at exit), across app lifespans."""
+    for kind in ("batch", "interactive"):
+        executor = pool(kind)
+        if executor is not None:
+            try:
+                executor.submit(_warm)
+            except (BrokenProcessPool, RuntimeError):
+                log.exception("%s worker pool could not start", kind)
 
 
 def shutdown() -> None:
-    global _pool
     with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = None
+        for executor in _pools.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+        _pools.clear()

@@ -71,3 +71,50 @@ def test_batch_without_worker_processes(client, monkeypatch: pytest.MonkeyPatch)
     r = client.post("/v1/assessments:batch", json={"items": items})
     assert r.status_code == 200, r.text[:300]
     assert [i["total"] for i in r.json()["items"]] == ["93.97"] * 3
+
+
+def test_busy_service_scores_single_assessments_in_worker_processes(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from app.settings import get_settings
+    from tests.api.factories import seed_unit_with_submission
+
+    unit, _ = seed_unit_with_submission(client, "001")
+    body = {"unit_id": unit["id"], "fiscal_year": 2023, "ruleset": "shenzhen-yantian@2023", "kind": "self",
+            "evaluator": "e"}
+    inline = client.post("/v1/assessments", json=body)
+    assert inline.status_code == 201
+    if workers.pool("interactive") is None:
+        pytest.skip("JIXIAO_SCORING_PROCESSES=0: no interactive pool in this environment")
+    calls: list[bool] = []
+    real = workers.score_stored
+
+    def spy(*args: object) -> workers.Outcome:
+        calls.append(bool(args[-1]))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "score_stored", spy)
+    monkeypatch.setattr(get_settings(), "scoring_offload_at", 1)  # every request counts as busy
+    offloaded = client.post("/v1/assessments", json=body)
+    assert offloaded.status_code == 201
+    assert calls == [True]
+    a, b = inline.json(), offloaded.json()
+    for key in ("id", "created_at"):
+        a.pop(key), b.pop(key)
+    assert a == b
+    assert client.get(offloaded.headers["Location"]).json()["total"] == "93.97"
+    strict = client.post("/v1/assessments", json={**body, "strict": True})
+    assert strict.status_code == 201  # complete: strict changes nothing
+
+
+def test_busy_counter_sets_offload_from_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scoring_offload_at", 2)
+    with workers.Busy() as first:
+        assert first.offload is False
+        with workers.Busy() as second:
+            assert second.offload is True
+    with workers.Busy() as again:
+        assert again.offload is False
+    monkeypatch.setattr(get_settings(), "scoring_offload_at", 0)
+    with workers.Busy() as one, workers.Busy() as two:
+        assert (one.offload, two.offload) == (False, False)
