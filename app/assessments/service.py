@@ -394,7 +394,7 @@ def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
     return body
 
 
-_CHUNK = 200
+_CHUNK = 100
 
 
 def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -424,6 +424,8 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
          "grade": None, "assessment_status": None, "problem": None} for i in range(len(items))]
     rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
     candidates: list[Candidate] = []
+    chunks: list[list[Candidate]] = []
+    pending: list[list[tuple[list[int], Ruleset, list[workers.Job], Future[list[workers.Outcome]]]]] = []
     for i, raw in enumerate(items):
         try:
             try:
@@ -446,6 +448,11 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
             except InvalidInput as exc:
                 raise Unprocessable("invalid facts", errors=_prefix(exc, "")) from None
             candidates.append((i, item, found, facts, parsed))
+            if len(candidates) % _CHUNK == 0:
+                # A full chunk goes to the workers now: they score while the rest is validated.
+                chunk = candidates[-_CHUNK:]
+                chunks.append(chunk)
+                pending.append(_submit_chunk(chunk))
         except ProblemError as exc:
             results[i].update(status=exc.status, problem=_problem(exc, i))
     if not candidates:
@@ -474,9 +481,10 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
 
     created: set[str] = set(existing)
     now = datetime.now(UTC)
-    chunks = [candidates[start:start + _CHUNK] for start in range(0, len(candidates), _CHUNK)]
-    # Every chunk is queued at once: the workers score ahead while this thread writes.
-    pending = [_submit_chunk(chunk) for chunk in chunks]
+    if len(candidates) % _CHUNK:
+        chunks.append(candidates[-(len(candidates) % _CHUNK):])
+        pending.append(_submit_chunk(chunks[-1]))
+    # Every chunk is queued by now: the workers score ahead while this thread writes.
     for chunk, parts in zip(chunks, pending, strict=True):
         outcomes: list[workers.Outcome] = [()] * len(chunk)
         for positions, rs, jobs, future in parts:
