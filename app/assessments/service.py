@@ -525,7 +525,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 "status": status, "total": Decimal(total), "grade": grade,
                 "inputs": {"facts": sub["facts"], "answers": sub["answers"], "overrides": sub["overrides"],
                            "submission_hash": sub["content_hash"]},
-                "result": JsonText(breakdown), "created_at": now,
+                "result": JsonText(breakdown.decode()), "created_at": now,
             })
             results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
                               total=total, grade=grade, assessment_status=status)
@@ -568,5 +568,5 @@ def _copy(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> Non
     cols = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY {model.__tablename__} ({cols}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[c] if c not in json_cols or isinstance(row[c], JsonText) else orjson.dumps(row[c]).decode()
+            copy.write_row([row[c] if c not in json_cols or isinstance(row[c], JsonText) else sql.dumps(row[c])
                             for c in columns])

@@ -31,7 +31,7 @@ log = logging.getLogger("jixiao.batch")
 
 #: (answers, overrides, parsed facts, strict) of one item
 Job = tuple[dict[str, Any], dict[str, Any], dict[str, Any], bool]
-#: ("ok", breakdown JSON, status, total, grade) | ("invalid", [(pointer, message)]) | ("strict", [missing facts])
+#: see :func:`_score`
 Outcome = tuple[Any, ...]
 
 _pools: dict[str, ProcessPoolExecutor] = {}
@@ -53,26 +53,31 @@ def _ruleset(ref: str, content_hash: str, text: str) -> Ruleset:
     return rs
 
 
-def score_jobs(ref: str, content_hash: str, text: str, jobs: list[Job]) -> list[Outcome]:
-    """Score a chunk of items under one ruleset (runs in a worker process, or inline)."""
+def _score(rs: Ruleset, facts: dict[str, Any] | None, parsed: dict[str, Any] | None, answers: dict[str, Any],
+           overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
+           strict: bool) -> Outcome:
+    """One unit scored: ("ok", breakdown JSON, status, total, grade) | ("invalid", [(pointer, message)]) |
+    ("strict", missing facts, missing answers)."""
     from app.engine import builtin_registry
 
     vocab = builtin_registry().vocabulary
+    try:
+        prepared = prepare(rs, vocab, facts, answers, overrides, parsed_facts=parsed)
+    except InvalidInput as exc:
+        return ("invalid", [(p.pointer, p.message) for p in exc.problems])
+    prepared.facts.update(extra_facts)
+    prepared.warnings.extend(extra_warnings)
+    assessment = score(rs, prepared)
+    if strict and assessment.status == INCOMPLETE:
+        return ("strict", list(assessment.missing_facts), list(assessment.missing_answers))
+    result = to_dict(assessment, vocab)
+    return ("ok", orjson.dumps(result), result["status"], result["total"], result["grade"])
+
+
+def score_jobs(ref: str, content_hash: str, text: str, jobs: list[Job]) -> list[Outcome]:
+    """Score a chunk of batch items under one ruleset (runs in a worker process, or inline)."""
     rs = _ruleset(ref, content_hash, text)
-    out: list[Outcome] = []
-    for answers, overrides, parsed, strict in jobs:
-        try:
-            prepared = prepare(rs, vocab, None, answers, overrides, parsed_facts=parsed)
-        except InvalidInput as exc:
-            out.append(("invalid", [(p.pointer, p.message) for p in exc.problems]))
-            continue
-        assessment = score(rs, prepared)
-        if strict and assessment.status == INCOMPLETE:
-            out.append(("strict", list(assessment.missing_facts)))
-            continue
-        result = to_dict(assessment, vocab)
-        out.append(("ok", orjson.dumps(result).decode(), result["status"], result["total"], result["grade"]))
-    return out
+    return [_score(rs, None, parsed, answers, overrides, {}, [], strict) for answers, overrides, parsed, strict in jobs]
 
 
 def _init(parent: int) -> None:
@@ -149,24 +154,9 @@ def result(future: Future[list[Outcome]], ref: str, content_hash: str, text: str
 def score_one(ref: str, content_hash: str, text: str, facts: dict[str, Any], answers: dict[str, Any],
               overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
               strict: bool) -> Outcome:
-    """One stored submission, scored (in an interactive worker, or inline):
-    ("ok", breakdown JSON, status, total, grade) | ("invalid", [(pointer, message)]) |
-    ("strict", missing facts, missing answers)."""
-    from app.engine import builtin_registry
-
-    vocab = builtin_registry().vocabulary
-    rs = _ruleset(ref, content_hash, text)
-    try:
-        prepared = prepare(rs, vocab, facts, answers, overrides)
-    except InvalidInput as exc:
-        return ("invalid", [(p.pointer, p.message) for p in exc.problems])
-    prepared.facts.update(extra_facts)
-    prepared.warnings.extend(extra_warnings)
-    assessment = score(rs, prepared)
-    if strict and assessment.status == INCOMPLETE:
-        return ("strict", list(assessment.missing_facts), list(assessment.missing_answers))
-    result = to_dict(assessment, vocab)
-    return ("ok", orjson.dumps(result), result["status"], result["total"], result["grade"])
+    """One stored submission (raw facts), scored in an interactive worker or inline; see :func:`_score`."""
+    return _score(_ruleset(ref, content_hash, text), facts, None, answers, overrides, extra_facts, extra_warnings,
+                  strict)
 
 
 _busy = 0
@@ -220,10 +210,3 @@ def warm() -> None:
                 executor.submit(_warm)
             except (BrokenProcessPool, RuntimeError):
                 log.exception("%s worker pool could not start", kind)
-
-
-def shutdown() -> None:
-    with _pool_lock:
-        for executor in _pools.values():
-            executor.shutdown(wait=False, cancel_futures=True)
-        _pools.clear()

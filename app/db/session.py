@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import orjson
-from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import sql
 from app.settings import Settings, get_settings
 
 
@@ -20,19 +21,14 @@ def database_url(settings: Settings) -> str:
     return ensure_running(settings.data_dir)
 
 
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
-
-
-# psycopg's own JSON adapters (used by fixed SQL, app.db.sql) parse and write with orjson too.
+# psycopg's own JSON loader (fixed SQL, app.db.sql, reads json columns with it) parses with orjson too.
 set_json_loads(orjson.loads)
-set_json_dumps(orjson.dumps)
 
 
 def make_engine(url: str, settings: Settings) -> Engine:
     return create_engine(
         url,
-        json_serializer=_dumps,
+        json_serializer=sql.dumps,
         json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
