@@ -32,7 +32,7 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
-from app.auth.deps import READ, authorize, finish, require_in_route
+from app.auth.deps import READ, audit_params, authorize, finish, require_in_route
 from app.settings import get_settings
 
 router = APIRouter(route_class=Route, tags=["assessments"])
@@ -51,8 +51,13 @@ def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> Re
     with `strict=true`. Assessments never change: scoring again makes a new one."""
     authorize(session, request)  # this whole request is one thread-pool hop: authorize, validate, score, store
     body = parse_body(AssessmentCreate, raw, request.headers.get("content-type"))
-    row = service.create(session, body)
-    request.state.created_id = row.id
+
+    def audit(created: uuid.UUID) -> dict[str, Any]:
+        request.state.created_id = created
+        return audit_params(session, request)
+
+    row = service.create(session, body, audit)  # the row and its audit entry: one statement
+    request.state.audited = True
     response = Response(service.answer(row), status_code=201, media_type="application/json",
                         headers={"Location": f"/v1/assessments/{row.id}"})
     finish(session, request)  # audit + commit in this same thread-pool hop

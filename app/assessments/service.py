@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.api.problems import NotFound, ProblemError, Unprocessable
 from app.assessments import workers
 from app.assessments.schemas import AssessmentCreate, BatchItem
-from app.auth.deps import Forbidden
+from app.auth.deps import AUDIT_COLUMNS, AUDIT_VALUES, Forbidden
 from app.auth.scoping import current_tenant, owns
 from app.db import sql
 from app.db.models import Assessment, Submission, Unit
@@ -116,6 +116,8 @@ INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_y
 VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_year)s, %(submission_id)s,
     %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
     %(status)s, %(total)s, %(grade)s, %(inputs)s::json, %(result)s::json, %(created_at)s)"""
+# The same insert with the request's audit entry in one statement (one round trip): see create().
+_INSERT_AUDITED = f"WITH assessment AS ({_INSERT.strip()})\nINSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 
 
 @dataclass(slots=True)
@@ -177,7 +179,10 @@ def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
         Engagement.revoked_at.is_(None), literal(year) == any_(Engagement.fiscal_years)).limit(1)) is not None
 
 
-def create(session: Session, body: AssessmentCreate) -> Created:
+def create(session: Session, body: AssessmentCreate,
+           audit: Callable[[uuid.UUID], dict[str, Any]] | None = None) -> Created:
+    """Score and store one assessment. ``audit`` gives the parameters of the request's audit entry
+    (app.auth.deps.audit_params) for the new id; the entry is then written by the same statement."""
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year)
     if not owns(session, unit.tenant_id):
         # An audit firm under an engagement: granted years only, third-party assessments only.
@@ -206,7 +211,10 @@ def create(session: Session, body: AssessmentCreate) -> Created:
         result=breakdown.decode(), created_at=created_at,
     )
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
-    sql.run(session, _INSERT, values)
+    if audit is None:
+        sql.run(session, _INSERT, values)
+    else:
+        sql.run(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown)
 

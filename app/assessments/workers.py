@@ -34,12 +34,13 @@ Job = tuple[dict[str, Any], dict[str, Any], dict[str, Any], bool]
 #: see :func:`_score`
 Outcome = tuple[Any, ...]
 
-_pools: dict[str, ProcessPoolExecutor] = {}
+_batch: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _compiled: dict[str, Ruleset] = {}
 
 
-def _ruleset(ref: str, content_hash: str, text: str) -> Ruleset:
+def _ruleset(ref: str, content_hash: str, text: str | None) -> Ruleset:
+    """The compiled ruleset: cached by content hash; a built-in needs no text."""
     rs = _compiled.get(content_hash)
     if rs is None:
         from app.engine import builtin_registry
@@ -48,6 +49,8 @@ def _ruleset(ref: str, content_hash: str, text: str) -> Ruleset:
         if builtin is not None and builtin.content_hash == content_hash:
             rs = builtin
         else:
+            if text is None:
+                raise LookupError(f"ruleset {ref} ({content_hash[:12]}) is not known here and its text was not sent")
             rs = load_ruleset_text(text, builtin_registry().vocabulary, source="registered ruleset")
         _compiled[content_hash] = rs
     return rs
@@ -101,30 +104,27 @@ def _warm() -> None:
     builtin_registry()
 
 
-def pool(kind: str = "batch") -> ProcessPoolExecutor | None:
-    """A worker pool (started on first use), or None when that work is done inline.
-
-    ``batch`` scores batch chunks; ``interactive`` scores single assessments when the service is
-    busy (separate, so a single request never waits behind a 200-item chunk)."""
+def pool() -> ProcessPoolExecutor | None:
+    """The batch worker pool (started on first use), or None when batches are scored inline.
+    Single assessments have their own pool (:func:`interactive`), so one never waits behind a chunk."""
     from app.settings import get_settings
 
-    settings = get_settings()
-    size = settings.batch_processes if kind == "batch" else settings.scoring_processes
+    size = get_settings().batch_processes
     if size <= 0:
         return None
+    global _batch
     with _pool_lock:
-        executor = _pools.get(kind)
-        if executor is None:
+        if _batch is None:
             # spawn, not fork: the service process has threads (and database connections).
-            executor = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_init, initargs=(os.getpid(),))
-            _pools[kind] = executor
-        return executor
+            _batch = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init, initargs=(os.getpid(),))
+        return _batch
 
 
-def _discard(kind: str) -> None:
+def _discard() -> None:
+    global _batch
     with _pool_lock:
-        _pools.pop(kind, None)
+        _batch = None
 
 
 def submit(ref: str, content_hash: str, text: str, jobs: list[Job]) -> Future[list[Outcome]]:
@@ -135,7 +135,7 @@ def submit(ref: str, content_hash: str, text: str, jobs: list[Job]) -> Future[li
             return executor.submit(score_jobs, ref, content_hash, text, jobs)
         except (BrokenProcessPool, RuntimeError):
             log.exception("batch worker pool is broken; scoring in the request thread")
-            _discard("batch")
+            _discard()
     done: Future[list[Outcome]] = Future()
     done.set_result(score_jobs(ref, content_hash, text, jobs))
     return done
@@ -147,14 +147,14 @@ def result(future: Future[list[Outcome]], ref: str, content_hash: str, text: str
         return future.result()
     except BrokenProcessPool:
         log.exception("a batch worker died; rescoring its chunk in the request thread")
-        _discard("batch")
+        _discard()
         return score_jobs(ref, content_hash, text, jobs)
 
 
-def score_one(ref: str, content_hash: str, text: str, facts: dict[str, Any], answers: dict[str, Any],
+def score_one(ref: str, content_hash: str, text: str | None, facts: dict[str, Any], answers: dict[str, Any],
               overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
               strict: bool) -> Outcome:
-    """One stored submission (raw facts), scored in an interactive worker or inline; see :func:`_score`."""
+    """One stored submission (raw facts), scored here; see :func:`_score`."""
     return _score(_ruleset(ref, content_hash, text), facts, None, answers, overrides, extra_facts, extra_warnings,
                   strict)
 
@@ -185,28 +185,207 @@ class Busy:
             _busy -= 1
 
 
+# -- the interactive pool: single assessments, one pipe per worker --------------------------------
+#
+# A single assessment is ~0.3 ms of engine work. A ProcessPoolExecutor round trip costs about as
+# much in the service process (its feeder and management threads pickle, queue and wake up under
+# the same GIL), so single assessments use a leaner protocol: each worker has its own duplex pipe,
+# a request thread takes an idle worker, writes one pickled job, and blocks in recv (GIL released)
+# until the outcome comes back. A worker is told a ruleset's text only once (built-ins never).
+
+_TIMEOUT = 120.0  # seconds one single assessment may take in a worker before it is given up on
+
+
+def _serve(conn: Any, parent: int) -> None:
+    """A worker process: answer jobs from the pipe until it closes (or the parent is gone)."""
+    import pickle
+
+    _init(parent)
+    conn.send_bytes(b"ready")
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        try:
+            out: Outcome = score_one(*pickle.loads(data))
+        except Exception as exc:  # the parent scores it again inline and reports the error there
+            out = ("error", f"{type(exc).__name__}: {exc}")
+        conn.send_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _Worker:
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # not fork: the service has threads and connections
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_serve, args=(child, os.getpid()), name="jixiao-scoring", daemon=True)
+        self.process.start()
+        child.close()
+        self.known: set[str] = set()  # content hashes of the rulesets this worker has been sent
+
+    def ready(self) -> bool:
+        """Wait for the worker's start (imports and built-in rulesets)."""
+        return bool(self.conn.poll(_TIMEOUT)) and self.conn.recv_bytes() == b"ready"
+
+    def call(self, ref: str, content_hash: str, text: str, args: tuple[Any, ...]) -> Outcome:
+        import pickle
+
+        from app.engine import builtin_registry
+
+        if content_hash not in self.known:
+            builtin = builtin_registry().get(ref)
+            self.known.add(content_hash)
+            if builtin is None or builtin.content_hash != content_hash:
+                return self._roundtrip(pickle.dumps((ref, content_hash, text, *args), protocol=pickle.HIGHEST_PROTOCOL))
+        return self._roundtrip(pickle.dumps((ref, content_hash, None, *args), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _roundtrip(self, payload: bytes) -> Outcome:
+        import pickle
+
+        self.conn.send_bytes(payload)
+        if not self.conn.poll(_TIMEOUT):
+            raise TimeoutError(f"scoring worker {self.process.pid} did not answer within {_TIMEOUT:.0f}s")
+        out: Outcome = pickle.loads(self.conn.recv_bytes())
+        return out
+
+    def stop(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+
+
+class ScoringPool:
+    """Worker processes for single assessments; a thread borrows an idle one or scores inline."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._idle: list[_Worker] = []
+        self._starting = 0
+        self._busy = 0
+        self._lock = threading.Lock()
+        self.served = 0  # jobs answered by workers (for tests and diagnostics)
+
+    def fill(self) -> None:
+        """Start workers up to the pool's size, in the background; each joins when it is ready."""
+        with self._lock:
+            missing = self.size - len(self._idle) - self._starting - self._busy
+            self._starting += max(0, missing)
+        for _ in range(max(0, missing)):
+            threading.Thread(target=self._start_one, name="jixiao-scoring-start", daemon=True).start()
+
+    def _start_one(self) -> None:
+        worker = None
+        try:
+            worker = _Worker()
+            ok = worker.ready()
+        except Exception:
+            log.exception("a scoring worker could not start")
+            ok = False
+        with self._lock:
+            self._starting -= 1
+            if ok and worker is not None:
+                self._idle.append(worker)
+        if not ok and worker is not None:
+            worker.stop()
+
+    def score(self, ref: str, content_hash: str, text: str, args: tuple[Any, ...]) -> Outcome | None:
+        """The outcome from an idle worker; None when none is idle (or it failed): score inline."""
+        dead: list[_Worker] = []
+        with self._lock:
+            while self._idle and not self._idle[-1].process.is_alive():
+                dead.append(self._idle.pop())
+            worker = self._idle.pop() if self._idle else None
+            if worker is not None:
+                self._busy += 1
+        if dead:
+            log.error("scoring workers %s died; starting replacements", [w.process.pid for w in dead])
+            for gone in dead:
+                gone.stop()
+            self.fill()
+        if worker is None:
+            return None
+        try:
+            out = worker.call(ref, content_hash, text, args)
+        except Exception:
+            log.exception("scoring worker %s failed; scoring in the request thread", worker.process.pid)
+            with self._lock:
+                self._busy -= 1
+            worker.stop()
+            self.fill()  # replace it
+            return None
+        with self._lock:
+            self._busy -= 1
+            self._idle.append(worker)
+            self.served += 1
+        if out[0] == "error":
+            log.error("scoring worker %s: %s; scoring in the request thread", worker.process.pid, out[1])
+            return None
+        return out
+
+    def workers(self) -> list[int]:
+        """The pids of the idle workers."""
+        with self._lock:
+            return [w.process.pid or 0 for w in self._idle]
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until every worker has started (for tests and start-up checks)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._starting == 0 and len(self._idle) + self._busy >= self.size:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+
+_interactive: ScoringPool | None = None
+
+
+def interactive() -> ScoringPool | None:
+    """The interactive pool (started on first use), or None when single assessments always score inline."""
+    global _interactive
+    from app.settings import get_settings
+
+    size = get_settings().scoring_processes
+    if size <= 0:
+        return None
+    with _pool_lock:
+        if _interactive is None:
+            _interactive = ScoringPool(size)
+            _interactive.fill()
+        return _interactive
+
+
 def score_stored(ref: str, content_hash: str, text: str, facts: dict[str, Any], answers: dict[str, Any],
                  overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
                  strict: bool, offload: bool) -> Outcome:
-    """:func:`score_one` in the interactive pool when ``offload`` (and the pool works), else inline."""
-    args = (ref, content_hash, text, facts, answers, overrides, extra_facts, extra_warnings, strict)
-    executor = pool("interactive") if offload else None
-    if executor is not None:
-        try:
-            return executor.submit(score_one, *args).result()
-        except (BrokenProcessPool, RuntimeError):
-            log.exception("interactive scoring pool is broken; scoring in the request thread")
-            _discard("interactive")
-    return score_one(*args)
+    """:func:`score_one` in an interactive worker when ``offload`` (and one is idle), else inline."""
+    args = (facts, answers, overrides, extra_facts, extra_warnings, strict)
+    if offload:
+        scoring = interactive()
+        if scoring is not None:
+            out = scoring.score(ref, content_hash, text, args)
+            if out is not None:
+                return out
+    return score_one(ref, content_hash, text, *args)
 
 
 def warm() -> None:
     """Start the pools' processes now (in the background) rather than on first use.
     The pools live as long as the process (they are shut down at exit), across app lifespans."""
-    for kind in ("batch", "interactive"):
-        executor = pool(kind)
-        if executor is not None:
-            try:
-                executor.submit(_warm)
-            except (BrokenProcessPool, RuntimeError):
-                log.exception("%s worker pool could not start", kind)
+    executor = pool()
+    if executor is not None:
+        try:
+            executor.submit(_warm)
+        except (BrokenProcessPool, RuntimeError):
+            log.exception("batch worker pool could not start")
+    interactive()

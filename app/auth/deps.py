@@ -57,9 +57,13 @@ async def session_scope(request: Request) -> AsyncIterator[Session]:
 
 
 def finish(session: Session, request: Request) -> None:
-    """Commit the request's unit of work: the audit entry of a successful change, then COMMIT."""
-    if request.method in MUTATING and session.info.get("principal") is not None:
-        _audit_success(session, request)
+    """Commit the request's unit of work: the audit entry of a successful change, then COMMIT.
+    A route that wrote its audit entry itself (:func:`audit_params`, in the statement of its
+    change) has set ``request.state.audited``."""
+    if request.method in MUTATING and session.info.get("principal") is not None \
+            and not getattr(request.state, "audited", False):
+        sql.run(session, _AUDIT, audit_params(session, request))
+        request.state.audited = True
     session.commit()
     session.info["finished"] = True
 
@@ -67,22 +71,28 @@ def finish(session: Session, request: Request) -> None:
 SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
 
 
-_AUDIT = ("INSERT INTO audit_log (tenant_id, key_id, method, route, path, resource_ids, status, refused) "
-          "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, false)")
+#: the audit entry of a successful change; :data:`AUDIT_VALUES` is its VALUES list, for a route
+#: that writes the entry in the same statement as its change (one round trip, see assessments)
+AUDIT_COLUMNS = "tenant_id, key_id, method, route, path, resource_ids, status, refused"
+AUDIT_VALUES = ("%(audit_tenant)s, %(audit_key)s, %(audit_method)s, %(audit_route)s, %(audit_path)s, "
+                "%(audit_ids)s::jsonb, %(audit_status)s, false")
+_AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 
 
-def _audit_success(session: Session, request: Request) -> None:
+def audit_params(session: Session, request: Request) -> dict[str, Any]:
+    """The parameters of the audit entry of the request's successful change (:data:`AUDIT_VALUES`)."""
     principal: Principal = session.info["principal"]
-    route = request.scope.get("route")
+    scope = request.scope
+    route = scope.get("route")
     status = getattr(request.state, "audit_status", None) or getattr(route, "status_code", None) or 200
-    ids: dict[str, Any] = {k: str(v) for k, v in request.path_params.items()}
+    ids: dict[str, Any] = {k: str(v) for k, v in scope.get("path_params", {}).items()}
     created = getattr(request.state, "created_id", None)
     if created is not None:
         ids["created"] = str(created)
-    sql.run(session, _AUDIT, (principal.tenant_id, principal.key_id, request.method,
-                              (getattr(route, "path", None) or request.url.path)[:200], request.url.path[:500],
-                              sql.dumps(ids), int(status)))
-    request.state.audited = True
+    path: str = scope["path"]
+    return {"audit_tenant": principal.tenant_id, "audit_key": principal.key_id, "audit_method": scope["method"],
+            "audit_route": (getattr(route, "path", None) or path)[:200], "audit_path": path[:500],
+            "audit_ids": sql.dumps(ids), "audit_status": int(status)}
 
 
 def bearer_key(request: Request) -> str | None:

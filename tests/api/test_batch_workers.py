@@ -74,6 +74,9 @@ def test_batch_without_worker_processes(client, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_busy_service_scores_single_assessments_in_worker_processes(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
     from app.settings import get_settings
     from tests.api.factories import seed_unit_with_submission
 
@@ -82,20 +85,19 @@ def test_busy_service_scores_single_assessments_in_worker_processes(client, monk
             "evaluator": "e"}
     inline = client.post("/v1/assessments", json=body)
     assert inline.status_code == 201
-    if workers.pool("interactive") is None:
+    scoring = workers.interactive()
+    if scoring is None:
         pytest.skip("JIXIAO_SCORING_PROCESSES=0: no interactive pool in this environment")
-    calls: list[bool] = []
-    real = workers.score_stored
+    assert scoring.wait_ready(120)
+    pids = scoring.workers()
+    assert pids
+    assert os.getpid() not in pids
 
-    def spy(*args: object) -> workers.Outcome:
-        calls.append(bool(args[-1]))
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(workers, "score_stored", spy)
     monkeypatch.setattr(get_settings(), "scoring_offload_at", 1)  # every request counts as busy
+    served = scoring.served
     offloaded = client.post("/v1/assessments", json=body)
     assert offloaded.status_code == 201
-    assert calls == [True]
+    assert scoring.served == served + 1  # answered by a worker process
     a, b = inline.json(), offloaded.json()
     for key in ("id", "created_at"):
         a.pop(key), b.pop(key)
@@ -103,6 +105,46 @@ def test_busy_service_scores_single_assessments_in_worker_processes(client, monk
     assert client.get(offloaded.headers["Location"]).json()["total"] == "93.97"
     strict = client.post("/v1/assessments", json={**body, "strict": True})
     assert strict.status_code == 201  # complete: strict changes nothing
+    assert scoring.served == served + 2
+
+    # A worker that dies: the request is scored inline, and the pool starts a replacement.
+    for pid in scoring.workers():
+        os.kill(pid, signal.SIGKILL)
+    survived = client.post("/v1/assessments", json=body)
+    assert survived.status_code == 201
+    assert survived.json()["total"] == "93.97"
+    assert scoring.wait_ready(120)
+    assert not set(scoring.workers()) & set(pids)
+    served = scoring.served
+    assert client.post("/v1/assessments", json=body).status_code == 201
+    assert scoring.served == served + 1
+
+
+def test_worker_needs_the_text_of_a_registered_ruleset_once() -> None:
+    """A registered (non built-in) ruleset's text goes to a worker with its first job only."""
+    import pickle
+
+    from app.engine import builtin_registry
+
+    rs = builtin_registry().get("shenzhen-yantian@2023")
+    assert rs is not None
+    data = seed("001")
+    worker = workers._Worker()
+    try:
+        assert worker.ready()
+        args = (data["facts"], data["answers"], data.get("overrides", {}), {}, [], False)
+        other_hash = "0" * 64  # the same text under another hash: not a built-in, so it must be sent
+        first = worker.call("custom@1", other_hash, rs.text, args)
+        assert first[0] == "ok"
+        assert first[3] == "93.97"
+        assert other_hash in worker.known
+        again = worker.call("custom@1", other_hash, "", args)  # text not sent again (would not parse)
+        assert again[:4] == first[:4]
+        unknown = worker._roundtrip(pickle.dumps(("custom@2", "1" * 64, None, *args)))
+        assert unknown[0] == "error"
+        assert "not known here" in unknown[1]
+    finally:
+        worker.stop()
 
 
 def test_busy_counter_sets_offload_from_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -230,3 +230,30 @@ def test_another_tenant_sees_nothing(client, anonymous):
     # the same unit code is free in another tenant
     r = anonymous.post("/v1/units", headers=auth, json={"code": unit["code"], "name": "n", "kind": "k", "region": "r"})
     assert r.status_code == 201
+
+
+def test_assessments_and_their_audit_entries_are_written_together(client, db_engine):
+    """POST /v1/assessments writes the row and its audit entry in one statement: both or neither."""
+    from tests.api.factories import seed_unit_with_submission
+
+    unit, _ = seed_unit_with_submission(client, "001")
+    body = {"unit_id": unit["id"], "fiscal_year": 2023, "ruleset": "shenzhen-yantian@2023", "kind": "self",
+            "evaluator": "e"}
+    created = client.post("/v1/assessments", json=body)
+    assert created.status_code == 201
+    entries = client.get("/v1/audit-log").json()["items"]
+    mine = [e for e in entries if e["route"] == "/v1/assessments"]
+    assert len(mine) == 1
+    assert (mine[0]["method"], mine[0]["status"], mine[0]["refused"]) == ("POST", 201, False)
+    assert mine[0]["path"] == "/v1/assessments"
+    assert mine[0]["resource_ids"] == {"created": created.json()["id"]}
+
+    # a failed assessment (a ruleset that does not cover the year) leaves no row and no success entry
+    with db_engine.connect() as conn:
+        before = conn.execute(text("SELECT (SELECT count(*) FROM assessments), "
+                                   "(SELECT count(*) FROM audit_log WHERE status < 400)")).one()
+    assert client.post("/v1/assessments", json={**body, "ruleset": "shenzhen@2021"}).status_code == 422
+    with db_engine.connect() as conn:
+        after = conn.execute(text("SELECT (SELECT count(*) FROM assessments), "
+                                  "(SELECT count(*) FROM audit_log WHERE status < 400)")).one()
+    assert after == before
