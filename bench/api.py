@@ -7,7 +7,7 @@ server), in a throwaway database ``jixiao_bench``; seeds units with the 001
 submission; then, at each concurrency, sends POST /v1/assessments (score,
 persist, answer with the breakdown) and, in the same run, POSTs of the same
 JSON body to a minimal FastAPI app (bench/floor_app.py) that only inserts it
-into one table. Reports p50, p99 and requests per second for both, and the
+into one table, the two taking turns in --rounds rounds. Reports p50, p99 and requests per second for both, and the
 time to score and persist 10,000 units through ten 1,000-item batches.
 """
 
@@ -103,6 +103,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
     ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="the requests of a level are sent in this many alternating floor/service rounds")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the service and the floor alike")
     ap.add_argument("--batch-units", type=int, default=10_000)
     ap.add_argument("--batch-concurrency", type=int, default=2, help="batch calls in flight at once")
@@ -152,11 +154,27 @@ def main() -> int:
             bodies = [{"unit_id": units[i % len(units)], "fiscal_year": 2023, "ruleset": "shenzhen-yantian@2023",
                        "kind": "self", "evaluator": "bench"} for i in range(args.requests)]
             asyncio.run(load(f"http://127.0.0.1:{floor_port}/floor", bodies[:20], 4))  # warm
-            f_lat, f_wall, f_err = asyncio.run(load(f"http://127.0.0.1:{floor_port}/floor", bodies, conc))
-            a_lat, a_wall, a_err = asyncio.run(load(f"{base}/v1/assessments", bodies, conc, auth))
+            # The floor and the service take turns, round by round, so that both see the same
+            # machine: on a shared VM the speed drifts by tens of percent within a minute.
+            f_lat: list[float] = []
+            a_lat: list[float] = []
+            f_wall = a_wall = 0.0
+            f_err = a_err = 0
+            per_round = max(1, len(bodies) // args.rounds)
+            for r in range(0, len(bodies), per_round):
+                part = bodies[r:r + per_round]
+                lat, wall, err = asyncio.run(load(f"http://127.0.0.1:{floor_port}/floor", part, conc))
+                f_lat += lat
+                f_wall += wall
+                f_err += err
+                lat, wall, err = asyncio.run(load(f"{base}/v1/assessments", part, conc, auth))
+                a_lat += lat
+                a_wall += wall
+                a_err += err
             results.append((conc, a_lat, a_wall, a_err, f_lat, f_wall, f_err))
 
-        print(f"POST /v1/assessments vs floor (bench/floor_app.py), {args.requests} requests per level, "
+        print(f"POST /v1/assessments vs floor (bench/floor_app.py), {args.requests} requests per level "
+              f"in {args.rounds} alternating rounds, "
               f"ruleset shenzhen-yantian@2023, {os.cpu_count()} cores, {args.workers} uvicorn worker(s) each")
         print(f"{'conc':>4} | {'api p50':>8} {'api p99':>8} {'api rps':>8} | {'floor p50':>9} {'floor p99':>9} "
               f"{'floor rps':>9} | {'p50 ratio':>9} | errors")

@@ -33,3 +33,31 @@ def test_json_parameters_and_results_round_trip(db_engine) -> None:  # type: ign
     with Session(db_engine) as session:
         doc = {"分值": "10", "nested": [1, {"a": None}]}
         assert sql.first(session, "SELECT %s::json", (sql.dumps(doc),)) == (doc,)
+
+
+def test_run_and_commit_commits_in_the_same_round_trip_or_not_at_all(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    tenant = uuid.uuid4()
+    with Session(db_engine) as setup, setup.begin():
+        setup.execute(text("INSERT INTO tenants (id, name) VALUES (:id, :name)"), {"id": tenant, "name": f"t-{tenant}"})
+    insert = "INSERT INTO units (id, tenant_id, code, name, kind, region) VALUES (%s, %s, %s, 'x', 'school', 'r')"
+
+    def count(code: str) -> int:
+        with db_engine.connect() as other:
+            return int(other.execute(text("SELECT count(*) FROM units WHERE code = :c"), {"c": code}).scalar_one())
+
+    with Session(db_engine) as session:
+        sql.run(session, insert, (uuid.uuid4(), tenant, "RC1"))  # earlier work of the same transaction
+        sql.run_and_commit(session, insert, (uuid.uuid4(), tenant, "RC2"))
+        assert (count("RC1"), count("RC2")) == (1, 1)  # committed before the session's own commit
+        session.commit()  # nothing left to do, and no error
+        assert sql.first(session, "SELECT 1", ()) == (1,)  # a new transaction works
+
+    with Session(db_engine) as session:
+        sql.run(session, insert, (uuid.uuid4(), tenant, "RC3"))
+        with pytest.raises(IntegrityError):  # unknown tenant: the statement fails, the COMMIT is skipped
+            sql.run_and_commit(session, insert, (uuid.uuid4(), uuid.uuid4(), "RC4"))
+        session.rollback()
+        assert (count("RC3"), count("RC4")) == (0, 0)
+        assert sql.first(session, "SELECT 1 + %s", (1,)) == (2,)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from app.api.deps import (
     CursorQuery,
@@ -32,7 +33,8 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
-from app.auth.deps import READ, audit_params, authorize, finish, require_in_route
+from app.auth.deps import READ, audit_params, authorize, bearer_key, finish, require_in_route
+from app.auth.keys import key_prefix
 from app.settings import get_settings
 
 router = APIRouter(route_class=Route, tags=["assessments"])
@@ -49,14 +51,27 @@ def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> Re
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
     with `strict=true`. Assessments never change: scoring again makes a new one."""
-    authorize(session, request)  # this whole request is one thread-pool hop: authorize, validate, score, store
-    body = parse_body(AssessmentCreate, raw, request.headers.get("content-type"))
+    # This whole request is one thread-pool hop: authorize, validate, score, store, audit, commit.
+    content_type = request.headers.get("content-type")
+    prefix = key_prefix(bearer_key(request) or "")
+    try:
+        body: AssessmentCreate | None = parse_body(AssessmentCreate, raw, content_type)
+    except RequestValidationError:
+        body = None
+    found = service.NOT_READ
+    if body is not None and prefix is not None:
+        # the key and the unit's current submission in one round trip; the key is checked first
+        key_row, found = service.prefetch(session, prefix, body.unit_id, body.fiscal_year)
+        authorize(session, request, key_row)
+    else:
+        authorize(session, request)  # 401/403 before anything about the body
+        body = parse_body(AssessmentCreate, raw, content_type)
 
     def audit(created: uuid.UUID) -> dict[str, Any]:
         request.state.created_id = created
         return audit_params(session, request)
 
-    row = service.create(session, body, audit)  # the row and its audit entry: one statement
+    row = service.create(session, body, audit, found)  # the row, its audit entry and COMMIT: one round trip
     request.state.audited = True
     response = Response(service.answer(row), status_code=201, media_type="application/json",
                         headers={"Location": f"/v1/assessments/{row.id}"})

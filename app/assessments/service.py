@@ -116,6 +116,10 @@ INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_y
 VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_year)s, %(submission_id)s,
     %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
     %(status)s, %(total)s, %(grade)s, %(inputs)s::json, %(result)s::json, %(created_at)s)"""
+# The key (app.auth.keys.KEY_COLUMNS) with the lookup above for its tenant: see prefetch().
+_KEY_UNIT_AND_SUBMISSION = ("SELECT k.id, k.tenant_id, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, x.*\n"
+                            "FROM api_keys k LEFT JOIN LATERAL (" + _UNIT_AND_SUBMISSION.replace("%(tenant)s", "k.tenant_id")
+                            + ") x ON true\nWHERE k.prefix = %(prefix)s")
 # The same insert with the request's audit entry in one statement (one round trip): see create().
 _INSERT_AUDITED = f"WITH assessment AS ({_INSERT.strip()})\nINSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 
@@ -156,19 +160,38 @@ class Created:
     breakdown: bytes
 
 
-def _unit_and_submission(session: Session, unit_id: uuid.UUID,
-                         year: int) -> tuple[Unit | UnitRef, SubmissionRef | None]:
-    """The unit and its current submission for the year: one fixed-SQL query in the common case."""
-    row = sql.first(session, _UNIT_AND_SUBMISSION,
-                    {"unit": unit_id, "year": year, "tenant": current_tenant(session)})
+#: "the lookup row was not read yet" (see prefetch)
+NOT_READ: Any = object()
+
+
+def prefetch(session: Session, prefix: str, unit_id: uuid.UUID,
+             year: int) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    """The presented key's row (app.auth.keys.KEY_COLUMNS) and, visible to that key's tenant, the
+    unit's current submission row for the year: one statement, one round trip, before the key is
+    checked (app.auth.deps.authorize with ``key_row``; a failing check discards the second row)."""
+    row = sql.first(session, _KEY_UNIT_AND_SUBMISSION, {"prefix": prefix, "unit": unit_id, "year": year})
+    if row is None:
+        return None, None
+    return row[:6], (row[6:] if row[6] is not None else None)
+
+
+def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int,
+                         found: tuple[Any, ...] | None = NOT_READ) -> tuple[Unit | UnitRef, SubmissionRef | None]:
+    """The unit and its current submission for the year: one fixed-SQL query in the common case
+    (none when ``found``, the row :func:`prefetch` read, is given)."""
+    if found is NOT_READ:
+        row = sql.first(session, _UNIT_AND_SUBMISSION,
+                        {"unit": unit_id, "year": year, "tenant": current_tenant(session)})
+    else:
+        row = found
     if row is not None:
         sub_id, version, facts, answers, overrides, content_hash, tenant_id, region = row
         return (UnitRef(unit_id, tenant_id, region),
                 SubmissionRef(sub_id, version, facts, answers, overrides, content_hash))
-    found = session.get(Unit, unit_id)  # scoped: a visible unit without a (visible) submission
-    if found is None:
+    unit = session.get(Unit, unit_id)  # scoped: a visible unit without a (visible) submission
+    if unit is None:
         raise NotFound(f"no unit {unit_id}", errors=[{"pointer": "/unit_id", "message": "no such unit"}])
-    return found, None
+    return unit, None
 
 
 def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
@@ -180,10 +203,12 @@ def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
 
 
 def create(session: Session, body: AssessmentCreate,
-           audit: Callable[[uuid.UUID], dict[str, Any]] | None = None) -> Created:
+           audit: Callable[[uuid.UUID], dict[str, Any]] | None = None,
+           found: tuple[Any, ...] | None = NOT_READ) -> Created:
     """Score and store one assessment. ``audit`` gives the parameters of the request's audit entry
-    (app.auth.deps.audit_params) for the new id; the entry is then written by the same statement."""
-    unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year)
+    (app.auth.deps.audit_params) for the new id; the entry is then written by the same statement,
+    which also ends the transaction (COMMIT in the same round trip): the request's last write."""
+    unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year, found)
     if not owns(session, unit.tenant_id):
         # An audit firm under an engagement: granted years only, third-party assessments only.
         if not _engaged(session, unit.id, body.fiscal_year):
@@ -213,8 +238,8 @@ def create(session: Session, body: AssessmentCreate,
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
     if audit is None:
         sql.run(session, _INSERT, values)
-    else:
-        sql.run(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
+    else:  # the row, its audit entry and the COMMIT: one round trip
+        sql.run_and_commit(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown)
 

@@ -7,7 +7,7 @@ log in the same transaction as the change itself, so no change can exist without
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.problems import ProblemError
-from app.auth.keys import Principal, verify
+from app.auth.keys import Principal, check, verify
 from app.db import sql
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer jx_…`")
@@ -142,8 +142,8 @@ def require(scope: str) -> Callable[..., Any]:
 def require_in_route(*scopes: str) -> Any:
     """For the hottest routes: the key's presence is checked here, but it is verified (401/403)
     by the route itself, with :func:`authorize` as the first statement of its own thread-pool
-    hop, so the whole request (verify, work, audit, commit) costs one hop. The request body is
-    validated before the key in these routes (a malformed body answers 422 even with a bad key)."""
+    hop, so the whole request (verify, work, audit, commit) costs one hop. A bad key answers 401/403
+    before anything about the body (tests/api/test_json_body.py)."""
 
     async def check(request: Request,
                     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> None:
@@ -155,10 +155,16 @@ def require_in_route(*scopes: str) -> Any:
     return Depends(check)
 
 
-def authorize(session: Session, request: Request) -> Principal:
-    """Verify the key and the scopes :func:`require_in_route` asked for (runs in the route's thread)."""
-    key = bearer_key(request)
-    return _admit(session, request, verify(session, key or ""), request.state.required_scopes)
+def authorize(session: Session, request: Request, key_row: Sequence[Any] | None | object = _UNVERIFIED) -> Principal:
+    """Verify the key and the scopes :func:`require_in_route` asked for (runs in the route's thread).
+    ``key_row``: the key's row (app.auth.keys.KEY_COLUMNS, None if there is none), when the route
+    read it itself in the same statement as its own first read (one round trip for both)."""
+    key = bearer_key(request) or ""
+    if key_row is _UNVERIFIED:
+        principal = verify(session, key)
+    else:
+        principal = check(key_row, key)  # type: ignore[arg-type]
+    return _admit(session, request, principal, request.state.required_scopes)
 
 
 READ = Depends(require("read"))

@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,13 +63,20 @@ def create_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[s
     return row, key
 
 
-def verify(session: Session, presented: str) -> Principal | None:
-    """The principal of a presented key, or None when unknown, wrong, expired or revoked."""
+def key_prefix(presented: str) -> str | None:
+    """The prefix (lookup id) of a presented key; None when it cannot be one of ours."""
     if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
         return None
-    prefix = presented[: len(KEY_PREFIX) + 8]
-    # Fixed SQL on the session's connection (app.db.sql): no tenant scoping applies (nobody is known yet).
-    row = sql.first(session, _VERIFY, (prefix,))
+    return presented[: len(KEY_PREFIX) + 8]
+
+
+#: the key columns :func:`check` needs, in its order (for statements that read the key themselves)
+KEY_COLUMNS = ("id", "tenant_id", "secret_hash", "scopes", "expires_at", "revoked_at")
+
+
+def check(row: Sequence[Any] | None, presented: str) -> Principal | None:
+    """The principal of a presented key, given its row (:data:`KEY_COLUMNS`), or None when unknown,
+    wrong, expired or revoked."""
     if row is None:
         return None
     key_id, tenant_id, secret_hash, scopes, expires_at, revoked_at = row
@@ -76,6 +85,15 @@ def verify(session: Session, presented: str) -> Principal | None:
     if revoked_at is not None or (expires_at is not None and expires_at <= datetime.now(UTC)):
         return None
     return Principal(tenant_id, key_id, frozenset(scopes))
+
+
+def verify(session: Session, presented: str) -> Principal | None:
+    """The principal of a presented key, or None when unknown, wrong, expired or revoked."""
+    prefix = key_prefix(presented)
+    if prefix is None:
+        return None
+    # Fixed SQL on the session's connection (app.db.sql): no tenant scoping applies (nobody is known yet).
+    return check(sql.first(session, _VERIFY, (prefix,)), presented)
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

@@ -66,3 +66,18 @@ def run(session: Session, statement: str, params: Params) -> None:
             cur.execute(statement, params)
     except psycopg.Error as exc:
         _raise(conn, statement, params, exc)
+
+
+def run_and_commit(session: Session, statement: str, params: Params) -> None:
+    """Execute a statement and COMMIT the session's transaction in one round trip (psycopg pipeline
+    mode: both are sent before either is waited for). For a route's last write: the session's own
+    commit afterwards has nothing left to do at the driver (psycopg skips COMMIT when idle).
+    A failing statement aborts the pipeline, so the COMMIT is skipped and the error raised here."""
+    conn = session.connection()
+    driver = _driver(conn)
+    try:
+        with driver.pipeline(), driver.cursor() as cur:
+            cur.execute(statement, params)
+            cur.execute("COMMIT", prepare=False)
+    except psycopg.Error as exc:
+        _raise(conn, statement, params, exc)

@@ -76,6 +76,7 @@ def test_batch_without_worker_processes(client, monkeypatch: pytest.MonkeyPatch)
 def test_busy_service_scores_single_assessments_in_worker_processes(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import os
     import signal
+    import time
 
     from app.settings import get_settings
     from tests.api.factories import seed_unit_with_submission
@@ -110,6 +111,9 @@ def test_busy_service_scores_single_assessments_in_worker_processes(client, monk
     # A worker that dies: the request is scored inline, and the pool starts a replacement.
     for pid in scoring.workers():
         os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(w.process.is_alive() for w in scoring._idle) and time.monotonic() < deadline:
+        time.sleep(0.02)  # SIGKILL is delivered asynchronously
     survived = client.post("/v1/assessments", json=body)
     assert survived.status_code == 201
     assert survived.json()["total"] == "93.97"

@@ -257,3 +257,39 @@ def test_assessments_and_their_audit_entries_are_written_together(client, db_eng
         after = conn.execute(text("SELECT (SELECT count(*) FROM assessments), "
                                   "(SELECT count(*) FROM audit_log WHERE status < 400)")).one()
     assert after == before
+
+
+def test_create_assessment_checks_the_key_it_read_with_the_unit(client, anonymous, db_engine):
+    """POST /v1/assessments reads the key and the unit's submission in one statement; the key is
+    still checked first, and the unit is only found for the key's own tenant (or engagement)."""
+    from tests.api.factories import seed_unit_with_submission
+
+    unit, _ = seed_unit_with_submission(client, "001")
+    body = {"unit_id": unit["id"], "fiscal_year": 2023, "ruleset": "shenzhen-yantian@2023", "kind": "self",
+            "evaluator": "e"}
+
+    def assessments() -> int:
+        with db_engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM assessments")).scalar_one())
+
+    _, own = make_key("tenant-a", ["assess"])
+    _, reader = make_key("tenant-a", ["read"])
+    _, stranger = make_key("tenant-b", ALL_SCOPES)
+    wrong_secret = own[:-4] + ("0000" if not own.endswith("0000") else "1111")  # right prefix, wrong secret
+    cases = [
+        (wrong_secret, body, 401),
+        (wrong_secret, {"unit_id": "not a uuid"}, 401),  # the key before the body
+        ("jx_nokey", body, 401),
+        (reader, body, 403),
+        (stranger, body, 404),  # another tenant's unit is not there at all
+        (own, {**body, "fiscal_year": 2022}, 422),  # visible unit, no submission for the year
+    ]
+    for key, payload, expected in cases:
+        r = anonymous.post("/v1/assessments", json=payload, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == expected, (key[:12], payload, r.text[:200])
+        assert r.headers["content-type"] == "application/problem+json"
+    assert assessments() == 0
+    r = anonymous.post("/v1/assessments", json=body, headers={"Authorization": f"Bearer {own}"})
+    assert r.status_code == 201
+    assert r.json()["total"] == "93.97"
+    assert assessments() == 1
