@@ -1,4 +1,4 @@
-"""Scoring for batches in worker processes.
+"""Scoring in worker processes: batch chunks, and single assessments when the service is busy.
 
 A 1,000-unit batch spends about half of its Python time in the engine (prepare, score and the
 JSON breakdown). Under one process's GIL that half cannot use the machine's other cores, so
@@ -9,6 +9,9 @@ The workers are pure: no database, no framework. They receive a ruleset by conte
 its text, compiled once per worker and cached), parsed facts, answers and overrides, and send
 back the breakdown already serialised as JSON text. ``JIXIAO_BATCH_PROCESSES=0`` scores in the
 request thread instead; a broken pool falls back to that too.
+
+Single assessments have a pool of their own (:class:`ScoringPool`, one pipe per worker, see
+below), used when the service process is busy (:class:`Busy`); alone, a request scores inline.
 """
 
 from __future__ import annotations
