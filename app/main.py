@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api import problems
+from app.api import idempotency, problems
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
@@ -39,7 +39,8 @@ versioned rulesets, stores every assessment immutably, and explains every point.
 * Every `/v1` call needs `Authorization: Bearer <key>`; keys carry scopes (`read`, `submit`,
   `assess`, `admin`). Another tenant's records answer 404, exactly like records that do not exist.
 * Every POST accepts `Idempotency-Key`: a retry with the same key and body returns the first response;
-  the same key with another body is refused with 422.
+  the same key with another body is refused with 422, and a retry while the first request is still
+  running with 409 (`Retry-After`).
 """
 
 
@@ -105,6 +106,17 @@ def create_app() -> FastAPI:
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
         schema["components"]["schemas"] = dict(sorted(components.items()))
+        # Every POST goes through the idempotency middleware (app.api.idempotency).
+        for item in schema["paths"].values():
+            op = item.get("post")
+            if op is None:
+                continue
+            params = op.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in params):
+                params.append(idempotency.OPENAPI_PARAMETER)
+            op["responses"].setdefault("409", {"description": idempotency.OPENAPI_409, "content": {
+                problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}})
+            op["responses"] = dict(sorted(op["responses"].items()))
         app.openapi_schema = schema
         return schema
 
