@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
     CursorQuery,
@@ -33,50 +34,67 @@ from app.assessments.schemas import (
     Cohort,
     Comparison,
 )
-from app.auth.deps import READ, audit_params, authorize, bearer_key, finish, require_in_route
+from app.auth.deps import (
+    BEARER_SECURITY,
+    READ,
+    audit_params,
+    authorize,
+    bearer_key,
+    finish,
+    request_session,
+    require_in_route,
+    require_key,
+)
 from app.auth.keys import key_prefix
 from app.settings import get_settings
 
 router = APIRouter(route_class=Route, tags=["assessments"])
-ASSESS_IN_ROUTE = require_in_route("assess")
 SUBMIT_ASSESS_IN_ROUTE = require_in_route("submit", "assess")
 IdPath = Annotated[uuid.UUID, Path(description="Assessment id")]
 
 
-@router.post("/v1/assessments", dependencies=[ASSESS_IN_ROUTE], operation_id="createAssessment", summary="Score and store an assessment",
-             status_code=status.HTTP_201_CREATED, response_model=AssessmentOut,
-             responses=responses(404, 422), openapi_extra=json_body(AssessmentCreate))
-def create_assessment(raw: RawBody, session: SessionDep, request: Request) -> Response:
+@router.post("/v1/assessments", operation_id="createAssessment", summary="Score and store an assessment",
+             status_code=status.HTTP_201_CREATED, response_model=AssessmentOut, responses=responses(404, 422),
+             openapi_extra={**json_body(AssessmentCreate), **BEARER_SECURITY})
+async def create_assessment(request: Request) -> Response:
     """Score the unit's current submission for the year under the ruleset (`NAME` picks the version covering
     the year), store the result pinned to the ruleset version and content hash with a snapshot of the inputs,
     and answer with the full breakdown. Missing facts give an `incomplete` assessment listing them, or 422
     with `strict=true`. Assessments never change: scoring again makes a new one."""
-    # This whole request is one thread-pool hop: authorize, validate, score, store, audit, commit.
-    content_type = request.headers.get("content-type")
-    prefix = key_prefix(bearer_key(request) or "")
-    try:
-        body: AssessmentCreate | None = parse_body(AssessmentCreate, raw, content_type)
-    except RequestValidationError:
-        body = None
-    found = service.NOT_READ
-    if body is not None and prefix is not None:
-        # the key and the unit's current submission in one round trip; the key is checked first
-        key_row, found = service.prefetch(session, prefix, body.unit_id, body.fiscal_year)
-        authorize(session, request, key_row)
-    else:
-        authorize(session, request)  # 401/403 before anything about the body
-        body = parse_body(AssessmentCreate, raw, content_type)
+    # The hottest route: no FastAPI dependencies (their resolution cost ~0.3 ms a request); the
+    # same checks in the same order, and the whole request in one thread-pool hop.
+    require_key(request, "assess")
+    raw = await request.body()
+    return await run_in_threadpool(_create_assessment, raw, request)
 
-    def audit(created: uuid.UUID) -> dict[str, Any]:
-        request.state.created_id = created
-        return audit_params(session, request)
 
-    row = service.create(session, body, audit, found)  # the row, its audit entry and COMMIT: one round trip
-    request.state.audited = True
-    response = Response(service.answer(row), status_code=201, media_type="application/json",
+def _create_assessment(raw: bytes, request: Request) -> Response:
+    """Authorize, validate, score, store, audit and commit (one thread-pool hop)."""
+    with request_session(request) as session:
+        content_type = request.headers.get("content-type")
+        prefix = key_prefix(bearer_key(request) or "")
+        try:
+            body: AssessmentCreate | None = parse_body(AssessmentCreate, raw, content_type)
+        except RequestValidationError:
+            body = None
+        found = service.NOT_READ
+        if body is not None and prefix is not None:
+            # the key and the unit's current submission in one round trip; the key is checked first
+            key_row, found = service.prefetch(session, prefix, body.unit_id, body.fiscal_year)
+            authorize(session, request, key_row)
+        else:
+            authorize(session, request)  # 401/403 before anything about the body
+            body = parse_body(AssessmentCreate, raw, content_type)
+
+        def audit(created: uuid.UUID) -> dict[str, Any]:
+            request.state.created_id = created
+            return audit_params(session, request)
+
+        row = service.create(session, body, audit, found)  # the row, its audit entry and COMMIT: one round trip
+        request.state.audited = True
+        finish(session, request)  # nothing left to write: ends the session's transaction
+        return Response(service.answer(row), status_code=201, media_type="application/json",
                         headers={"Location": f"/v1/assessments/{row.id}"})
-    finish(session, request)  # audit + commit in this same thread-pool hop
-    return response
 
 
 @router.post("/v1/assessments:batch", dependencies=[SUBMIT_ASSESS_IN_ROUTE], operation_id="batchAssessments",

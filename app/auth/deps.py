@@ -7,7 +7,8 @@ log in the same transaction as the change itself, so no change can exist without
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -54,6 +55,39 @@ async def session_scope(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()
+
+
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """:func:`session_scope` for a route that does all of its work in one thread-pool hop of its
+    own, without FastAPI's dependency machinery (the hottest route, POST /v1/assessments): the
+    session's whole life, commit with the audit entry, rollback and close, in that one thread."""
+    from app.db.session import get_sessionmaker
+
+    session = get_sessionmaker()(info={"principal": None})
+    try:
+        yield session
+        if not session.info.get("finished"):
+            finish(session, request)
+    except BaseException:
+        if session.in_transaction():
+            session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def require_key(request: Request, *scopes: str) -> None:
+    """What :func:`require_in_route` checks before the route runs, for a route without
+    dependencies: a key must be presented (401 otherwise); the route verifies it with
+    :func:`authorize`, which checks ``scopes``."""
+    if bearer_key(request) is None:
+        raise Unauthorized(_KEY_REQUIRED, headers=_CHALLENGE)
+    request.state.required_scopes = scopes
+
+
+#: OpenAPI of a route that checks its key itself (:func:`require_key`)
+BEARER_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 
 
 def finish(session: Session, request: Request) -> None:
