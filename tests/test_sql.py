@@ -35,7 +35,7 @@ def test_json_parameters_and_results_round_trip(db_engine) -> None:  # type: ign
         assert sql.first(session, "SELECT %s::json", (sql.dumps(doc),)) == (doc,)
 
 
-def test_run_and_commit_commits_in_the_same_round_trip_or_not_at_all(db_engine) -> None:  # type: ignore[no-untyped-def]
+def test_run_and_commit_commits_or_leaves_nothing(db_engine) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
     tenant = uuid.uuid4()

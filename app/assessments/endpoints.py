@@ -90,7 +90,7 @@ def _create_assessment(raw: bytes, request: Request) -> Response:
             request.state.created_id = created
             return audit_params(session, request)
 
-        row = service.create(session, body, audit, found)  # the row, its audit entry and COMMIT: one round trip
+        row = service.create(session, body, audit, found)  # the row and its audit entry in one statement, COMMIT
         request.state.audited = True
         finish(session, request)  # nothing left to write: ends the session's transaction
         return Response(service.answer(row), status_code=201, media_type="application/json",

@@ -207,7 +207,7 @@ def create(session: Session, body: AssessmentCreate,
            found: tuple[Any, ...] | None = NOT_READ) -> Created:
     """Score and store one assessment. ``audit`` gives the parameters of the request's audit entry
     (app.auth.deps.audit_params) for the new id; the entry is then written by the same statement,
-    which also ends the transaction (COMMIT in the same round trip): the request's last write."""
+    and the transaction is committed right after it: the request's last write."""
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year, found)
     if not owns(session, unit.tenant_id):
         # An audit firm under an engagement: granted years only, third-party assessments only.
@@ -238,7 +238,7 @@ def create(session: Session, body: AssessmentCreate,
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
     if audit is None:
         sql.run(session, _INSERT, values)
-    else:  # the row, its audit entry and the COMMIT: one round trip
+    else:  # the row and its audit entry (one statement), then COMMIT
         sql.run_and_commit(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown)
