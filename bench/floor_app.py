@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 metadata = MetaData()
 floor = Table("bench_floor", metadata, Column("id", UUID(as_uuid=True), primary_key=True), Column("body", JSONB))
 
-engine = create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=20, pool_pre_ping=True)
+# The service's pool settings (app/db/session.py): 10 + 20 connections, no pre-ping round trip.
+engine = create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=20, pool_pre_ping=False)
 metadata.create_all(engine)
 Sessions = sessionmaker(bind=engine, expire_on_commit=False)
 
