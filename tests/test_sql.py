@@ -61,3 +61,24 @@ def test_run_and_commit_commits_or_leaves_nothing(db_engine) -> None:  # type: i
         session.rollback()
         assert (count("RC3"), count("RC4")) == (0, 0)
         assert sql.first(session, "SELECT 1 + %s", (1,)) == (2,)
+
+
+def test_autocommit_writes_each_statement_alone_and_gives_the_connection_back_transactional(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    tenant = uuid.uuid4()
+    with Session(db_engine) as setup, setup.begin():
+        setup.execute(text("INSERT INTO tenants (id, name) VALUES (:id, :name)"), {"id": tenant, "name": f"t-{tenant}"})
+    insert = "INSERT INTO units (id, tenant_id, code, name, kind, region) VALUES (%s, %s, %s, 'x', 'school', 'r')"
+    with Session(db_engine) as session:
+        with sql.autocommit(session):
+            driver = session.connection().connection.driver_connection
+            assert driver.autocommit is True
+            sql.run(session, insert, (uuid.uuid4(), tenant, "AC1"))  # committed by itself
+            with pytest.raises(IntegrityError):
+                sql.run(session, insert, (uuid.uuid4(), uuid.uuid4(), "AC2"))  # fails alone
+            assert sql.first(session, "SELECT count(*) FROM units WHERE code IN ('AC1', 'AC2')", ()) == (1,)
+        assert driver.autocommit is False
+        session.rollback()
+    with db_engine.connect() as other:
+        assert other.execute(text("SELECT count(*) FROM units WHERE code IN ('AC1', 'AC2')")).scalar_one() == 1

@@ -15,7 +15,8 @@ each one spells out the same tenant condition itself; tests/auth covers both pat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import orjson
@@ -83,3 +84,21 @@ def run_and_commit(session: Session, statement: str, params: Params) -> None:
         driver.commit()
     except psycopg.Error as exc:
         _raise(conn, statement, params, exc)
+
+
+@contextmanager
+def autocommit(session: Session) -> Iterator[None]:
+    """The session's statements in autocommit mode: each is its own transaction, so psycopg sends
+    no BEGIN and no COMMIT (a round trip each). Only for a unit of work whose reads need no common
+    snapshot (at READ COMMITTED each statement takes its own anyway) and whose writes are a single
+    statement, atomic by itself: POST /v1/assessments writes its row and audit entry in one."""
+    conn = session.connection()
+    driver = _driver(conn)
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        try:
+            driver.autocommit = False  # as the pool expects it back
+        except psycopg.Error:  # a broken connection: the pool discards it
+            pass
