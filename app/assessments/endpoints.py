@@ -93,9 +93,9 @@ def _create_assessment(raw: bytes, request: Request) -> Response:
             request.state.created_id = created
             return audit_params(session, request)
 
-        row = service.create(session, body, audit, found)  # the row and its audit entry in one statement, COMMIT
+        row = service.create(session, body, audit, found)  # the row and its audit entry: one statement
         request.state.audited = True
-        finish(session, request)  # nothing left to write: ends the session's transaction
+        session.info["finished"] = True  # autocommit: stored already, the session's commit has nothing to do
         return Response(service.answer(row), status_code=201, media_type="application/json",
                         headers={"Location": f"/v1/assessments/{row.id}"})
 
