@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import JSON, any_, func, insert, literal, select, tuple_
+from sqlalchemy import JSON, any_, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.orm import Session
 
@@ -507,7 +507,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
 
     def write(unit_rows: list[dict[str, Any]], sub_rows: list[dict[str, Any]], assess_rows: list[dict[str, Any]]) -> None:
         if unit_rows:
-            session.execute(insert(Unit), unit_rows)
+            _copy(session, Unit, unit_rows)
         if sub_rows:
             _copy(session, Submission, sub_rows)
             _copy(session, Assessment, assess_rows)
