@@ -21,6 +21,16 @@ class AssessmentCreate(BaseModel):
     kind: Kind = Field(description="self: 自评; third_party: 第三方评价")
     evaluator: str = Field(min_length=1, max_length=200, description="Who evaluated (unit, firm, person)")
     strict: bool = Field(default=False, description="Refuse (422) instead of storing an incomplete assessment")
+    answers: dict[str, Any] | None = Field(
+        default=None,
+        description="The evaluator's own answers for this assessment (checklist items, judgments with reasons, "
+                    "findings, events; keyed like a submission's). When given they replace the submission's "
+                    "answers: a third-party evaluation scores the unit's facts with its own judgments, and the "
+                    "unit's submission is not changed. Omitted: the submission's answers are used.")
+    overrides: dict[str, Any] | None = Field(
+        default=None,
+        description="The evaluator's own overrides (indicator code → {score, reason}); when given they replace "
+                    "the submission's.")
 
 
 class RulesetRef(BaseModel):

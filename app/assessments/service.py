@@ -6,7 +6,7 @@ import gc
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -71,7 +71,7 @@ def _cohort_means(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int
 
 
 def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub: Submission | SubmissionRef,
-             strict: bool, offload: bool = False) -> tuple[bytes, str, str, str | None]:
+             strict: bool, offload: bool = False, *, own_judgments: bool = False) -> tuple[bytes, str, str, str | None]:
     """Score a stored submission: (breakdown JSON, status, total, grade); 422 problems when the
     submission does not fit the ruleset, or when ``strict`` and the result is incomplete.
     With ``offload`` the engine runs in an interactive worker process (app.assessments.workers)."""
@@ -84,7 +84,9 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub
     outcome = workers.score_stored(rs.ref, rs.content_hash, rs.text, sub.facts, sub.answers, sub.overrides,
                                    extra, cohort_warnings, strict, offload)
     if outcome[0] == "invalid":
-        raise Unprocessable(f"the current submission (version {sub.version}) does not fit {rs.ref}",
+        what = (f"the assessment's answers/overrides with the current submission (version {sub.version})"
+                if own_judgments else f"the current submission (version {sub.version})")
+        raise Unprocessable(f"{what} do not fit {rs.ref}" if own_judgments else f"{what} does not fit {rs.ref}",
                             errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
     if outcome[0] == "strict":
         missing_facts, missing_answers = outcome[1], outcome[2]
@@ -222,8 +224,13 @@ def create(session: Session, body: AssessmentCreate,
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
             errors=[{"pointer": "/fiscal_year", "message": "no submission for this unit and year"}],
         )
+    own = body.answers is not None or body.overrides is not None
+    if own:  # the evaluator's own judgments replace the submission's (which stays as it is)
+        sub = replace(sub, answers=sub.answers if body.answers is None else body.answers,
+                      overrides=sub.overrides if body.overrides is None else body.overrides)
     with workers.Busy() as busy:
-        breakdown, status, total, grade = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict, busy.offload)
+        breakdown, status, total, grade = evaluate(session, rs, unit, body.fiscal_year, sub, body.strict, busy.offload,
+                                                   own_judgments=own)
     assessment_id, created_at = uuid.uuid4(), datetime.now(UTC)
     values = dict(
         id=assessment_id, tenant_id=unit.tenant_id, assessed_by_tenant_id=current_tenant(session),
@@ -232,7 +239,8 @@ def create(session: Session, body: AssessmentCreate,
         ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=status,
         total=Decimal(total), grade=grade,
         inputs=sql.dumps({"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
-                          "submission_hash": sub.content_hash}),
+                          "submission_hash": sub.content_hash,
+                          **({"judgments": "assessment"} if own else {})}),
         result=breakdown.decode(), created_at=created_at,
     )
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.

@@ -293,3 +293,42 @@ def test_create_assessment_checks_the_key_it_read_with_the_unit(client, anonymou
     assert r.status_code == 201
     assert r.json()["total"] == "93.97"
     assert assessments() == 1
+
+
+def test_a_firm_scores_the_units_facts_with_its_own_judgments(client, anonymous):
+    """A third-party evaluation sends its own answers/overrides: they replace the submission's for
+    that assessment only; the unit's submission stays as it is; the comparison shows the difference."""
+    data = seed("001")
+    unit = create_unit(client, name="被审计单位")
+    put_submission(client, unit["id"], 2023, data)
+    before = client.get(f"/v1/units/{unit['id']}/submissions/2023")
+    own = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
+    assert own["total"] == "93.97"
+    firm_id, firm_key = make_key("audit-firm", ["read", "assess"])
+    firm = {"Authorization": f"Bearer {firm_key}"}
+    assert client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"],
+                                                 "fiscal_years": [2023]}).status_code == 201
+    judged = dict(data["answers"])
+    judged["1.1.1/1"] = {"score": "0.5", "reason": "第三方：预算编报不够规范"}
+    body = {"unit_id": unit["id"], "fiscal_year": 2023, "ruleset": "shenzhen-yantian@2023", "kind": "third_party",
+            "evaluator": "某会计师事务所", "answers": judged, "overrides": {}}
+    third = anonymous.post("/v1/assessments", headers=firm, json=body)
+    assert third.status_code == 201, third.text[:300]
+    # the firm's 0.5 instead of 1 on 1.1.1/1, and no override of 3.4.2 (the unit's own override raised it)
+    assert third.json()["total"] != own["total"]
+    flat = {i["code"]: i for i in anonymous.get(f"/v1/assessments/{third.json()['id']}/breakdown",
+                                                 params={"view": "flat"}, headers=firm).json()["items"]}
+    assert any("第三方：预算编报不够规范" in d["reason"] for d in flat["1.1.1"]["deductions"])
+    assert flat["3.4.2"]["override"] is None
+    # the unit's submission is untouched
+    after = client.get(f"/v1/units/{unit['id']}/submissions/2023")
+    assert after.json() == before.json()
+    assert after.headers["etag"] == before.headers["etag"]
+    # self against third party: the indicators that differ come first
+    comparison = client.get(f"/v1/assessments/{own['id']}/comparison/{third.json()['id']}").json()
+    assert comparison["differing"] >= 2
+    assert {comparison["indicators"][i]["code"] for i in range(comparison["differing"])} >= {"1.1.1", "3.4.2"}
+    # the firm's judgments are validated like a submission's, with pointers into this request
+    bad = anonymous.post("/v1/assessments", headers=firm, json={**body, "answers": {"1.1.1/1": {"score": "x"}}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"].startswith("/answers/1.1.1")
