@@ -84,10 +84,10 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub
     outcome = workers.score_stored(rs.ref, rs.content_hash, rs.text, sub.facts, sub.answers, sub.overrides,
                                    extra, cohort_warnings, strict, offload)
     if outcome[0] == "invalid":
-        what = (f"the assessment's answers/overrides with the current submission (version {sub.version})"
-                if own_judgments else f"the current submission (version {sub.version})")
-        raise Unprocessable(f"{what} do not fit {rs.ref}" if own_judgments else f"{what} does not fit {rs.ref}",
-                            errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
+        detail = (f"the assessment's answers/overrides with the current submission (version {sub.version}) "
+                  f"do not fit {rs.ref}" if own_judgments
+                  else f"the current submission (version {sub.version}) does not fit {rs.ref}")
+        raise Unprocessable(detail, errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
     if outcome[0] == "strict":
         missing_facts, missing_answers = outcome[1], outcome[2]
         errors = [{"pointer": f"/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"} for f in missing_facts]

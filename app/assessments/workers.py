@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -201,8 +202,6 @@ _TIMEOUT = 120.0  # seconds one single assessment may take in a worker before it
 
 def _serve(conn: Any, parent: int) -> None:
     """A worker process: answer jobs from the pipe until it closes (or the parent is gone)."""
-    import pickle
-
     _init(parent)
     conn.send_bytes(b"ready")
     while True:
@@ -231,8 +230,6 @@ class _Worker:
         return bool(self.conn.poll(_TIMEOUT)) and self.conn.recv_bytes() == b"ready"
 
     def call(self, ref: str, content_hash: str, text: str, args: tuple[Any, ...]) -> Outcome:
-        import pickle
-
         from app.engine import builtin_registry
 
         if content_hash not in self.known:
@@ -243,8 +240,6 @@ class _Worker:
         return self._roundtrip(pickle.dumps((ref, content_hash, None, *args), protocol=pickle.HIGHEST_PROTOCOL))
 
     def _roundtrip(self, payload: bytes) -> Outcome:
-        import pickle
-
         self.conn.send_bytes(payload)
         if not self.conn.poll(_TIMEOUT):
             raise TimeoutError(f"scoring worker {self.process.pid} did not answer within {_TIMEOUT:.0f}s")

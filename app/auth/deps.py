@@ -78,9 +78,9 @@ def request_session(request: Request) -> Iterator[Session]:
 
 
 def require_key(request: Request, *scopes: str) -> None:
-    """What :func:`require_in_route` checks before the route runs, for a route without
-    dependencies: a key must be presented (401 otherwise); the route verifies it with
-    :func:`authorize`, which checks ``scopes``."""
+    """A key must be presented (401 otherwise); the route verifies it with :func:`authorize`,
+    which checks ``scopes``. Called by :func:`require_in_route`'s dependency, or by a route
+    without dependencies itself."""
     if bearer_key(request) is None:
         raise Unauthorized(_KEY_REQUIRED, headers=_CHALLENGE)
     request.state.required_scopes = scopes
@@ -181,9 +181,7 @@ def require_in_route(*scopes: str) -> Any:
 
     async def check(request: Request,
                     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> None:
-        if bearer_key(request) is None:
-            raise Unauthorized(_KEY_REQUIRED, headers=_CHALLENGE)
-        request.state.required_scopes = scopes
+        require_key(request, *scopes)
 
     check.__name__ = "require_" + "_".join(scopes)
     return Depends(check)
