@@ -25,7 +25,6 @@ from app.auth.scoping import current_tenant, owns
 from app.db import sql
 from app.db.models import Assessment, Submission, Unit
 from app.db.query import equals, keyset_page
-from app.engine.errors import InvalidInput
 from app.engine.rules import CohortRelative, fmt
 from app.engine.ruleset import Ruleset
 from app.rulesets import service as rulesets
@@ -33,10 +32,6 @@ from app.submissions import service as submissions
 
 SUMMARY_KEYS = ("ruleset", "status", "total", "grade", "points_total", "base_total", "adjustments_total",
                 "warnings", "missing_facts", "missing_answers", "adjustments")
-
-
-def _prefix(exc: InvalidInput, prefix: str) -> list[dict[str, str]]:
-    return [{"pointer": prefix + p.pointer, "message": p.message} for p in exc.problems]
 
 
 def _cohort_means(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, facts: dict[str, Any],
@@ -484,11 +479,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
             found = rs_cache[key]
             if isinstance(found, ProblemError):
                 raise found
-            try:
-                facts, parsed = submissions.parse_facts(item.facts)
-            except InvalidInput as exc:
-                raise Unprocessable("invalid facts", errors=_prefix(exc, "")) from None
-            candidates.append((i, item, found, facts, parsed))
+            candidates.append((i, item, found))
             if len(candidates) % _CHUNK == 0:
                 # A full chunk goes to the workers now: they score while the rest is validated.
                 chunk = candidates[-_CHUNK:]
@@ -535,7 +526,11 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
         unit_rows: list[dict[str, Any]] = []
         sub_rows: list[dict[str, Any]] = []
         assess_rows: list[dict[str, Any]] = []
-        for (i, item, rs, facts, _parsed), outcome in zip(chunk, outcomes, strict=True):
+        for (i, item, rs), outcome in zip(chunk, outcomes, strict=True):
+            if outcome[0] == "facts":
+                refused = Unprocessable("invalid facts", errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
+                results[i].update(status=refused.status, problem=_problem(refused, i))
+                continue
             if outcome[0] == "invalid":
                 refused = Unprocessable(f"the item does not fit {rs.ref}",
                                         errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
@@ -546,7 +541,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                     {"pointer": f"/facts/{f}", "message": "missing fact"} for f in outcome[1]])
                 results[i].update(status=refused.status, problem=_problem(refused, i))
                 continue
-            _, breakdown, status, total, grade = outcome
+            _, breakdown, status, total, grade, facts = outcome
             code = item.unit.code
             uid = planned[code]
             if code not in created:
@@ -578,7 +573,8 @@ class JsonText(str):
     """A value already serialised as JSON (written as is by :func:`_copy`)."""
 
 
-Candidate = tuple[int, BatchItem, Ruleset, dict[str, Any], dict[str, Any]]
+#: (item index, item, its ruleset)
+Candidate = tuple[int, BatchItem, Ruleset]
 
 
 def _submit_chunk(chunk: list[Candidate]) -> list[tuple[list[int], Ruleset, list[workers.Job], Future[list[workers.Outcome]]]]:
@@ -589,7 +585,7 @@ def _submit_chunk(chunk: list[Candidate]) -> list[tuple[list[int], Ruleset, list
     parts = []
     for positions in groups.values():
         rs = chunk[positions[0]][2]
-        jobs: list[workers.Job] = [(chunk[p][1].answers, chunk[p][1].overrides, chunk[p][4], chunk[p][1].strict)
+        jobs: list[workers.Job] = [(chunk[p][1].answers, chunk[p][1].overrides, chunk[p][1].facts, chunk[p][1].strict)
                                    for p in positions]
         parts.append((positions, rs, jobs, workers.submit(rs.ref, rs.content_hash, rs.text, jobs)))
     return parts

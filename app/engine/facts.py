@@ -106,6 +106,23 @@ class Vocabulary:
                 problems.append(Problem(where, f"{fact.name}（{key}）: {exc}"))
         return values, problems
 
+    def canonical(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored text form of parsed values (see :meth:`parse`), in key order: percents as
+        "97.67%", counts as integers, amounts as plain decimal text, booleans as they are."""
+        out: dict[str, Any] = {}
+        for key in sorted(values):
+            v = values[key]
+            unit = self.facts[key].unit
+            if unit == "boolean":
+                out[key] = v
+            elif unit == "percent":
+                out[key] = _text(v * 100) + "%"
+            elif unit == "count":
+                out[key] = int(v)
+            else:
+                out[key] = _text(v)
+        return out
+
     def _parse_one(self, fact: FactDef, value: Any) -> Any:
         if fact.unit == "boolean":
             if isinstance(value, bool):
@@ -134,6 +151,43 @@ class Vocabulary:
             raise ValueError(f"must be at least {_plain(fact.min)}{suffix}, got {number}")
         if fact.max is not None and number > fact.max:
             raise ValueError(f"must be at most {_plain(fact.max)}{suffix}, got {number}")
+
+
+def _text(d: Decimal) -> str:
+    """Plain decimal text without exponent or trailing zeros: 1.50 -> "1.5", 2E+1 -> "20"."""
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+_NESTED = frozenset({float, dict, list})
+
+
+def exact_numbers(value: Any) -> Any:
+    """A JSON document with every float replaced by the exact decimal text it was sent as
+    (its shortest repr): 0.1 -> "0.1". Returns ``value`` itself, uncopied, when it holds no float
+    (the usual case)."""
+    kind = type(value)
+    if kind is float:
+        return _text(Decimal(repr(value)))
+    if kind is dict:
+        changed: dict[str, Any] | None = None
+        for k, v in value.items():
+            if type(v) in _NESTED:
+                new = exact_numbers(v)
+                if new is not v:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[k] = new
+        return value if changed is None else changed
+    if kind is list:
+        items = [exact_numbers(v) if type(v) in _NESTED else v for v in value]
+        for a, b in zip(items, value, strict=True):
+            if a is not b:
+                return items
+        return value
+    return value
 
 
 def _decimal(value: Any) -> Decimal:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.api.problems import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from app.db.models import Submission
 from app.engine.errors import InvalidInput
+from app.engine.facts import exact_numbers
 from app.rulesets.service import vocabulary
 from app.units import service as units
 
@@ -34,52 +34,11 @@ def parse_facts(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     values, problems = vocab.parse(raw)
     if problems:
         raise InvalidInput(problems)
-    out: dict[str, Any] = {}
-    for key in sorted(values):
-        v = values[key]
-        unit = vocab[key].unit
-        if unit == "boolean":
-            out[key] = v
-        elif unit == "percent":
-            out[key] = _plain(v * 100) + "%"
-        elif unit == "count":
-            out[key] = int(v)
-        else:
-            out[key] = _plain(v)
-    return out, values
+    return vocab.canonical(values), values
 
 
-def _plain(d: Decimal) -> str:
-    s = format(d, "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
-
-
-def _json_safe(value: Any) -> Any:
-    """Numbers sent as JSON floats are stored as exact decimal text (what was sent).
-
-    Returns ``value`` itself when it holds no float (the usual case), without copying it."""
-    kind = type(value)
-    if kind is float:
-        return _plain(Decimal(repr(value)))
-    if kind is dict:
-        changed: dict[str, Any] | None = None
-        for k, v in value.items():
-            if type(v) in _NESTED:
-                new = _json_safe(v)
-                if new is not v:
-                    if changed is None:
-                        changed = dict(value)
-                    changed[k] = new
-        return value if changed is None else changed
-    if kind is list:
-        items = [_json_safe(v) if type(v) in _NESTED else v for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    return value
-
-
-_NESTED = frozenset({float, dict, list})
+#: Numbers sent as JSON floats are stored as exact decimal text (what was sent).
+_json_safe = exact_numbers
 
 
 def content_hash(facts: dict[str, Any], answers: dict[str, Any], overrides: dict[str, Any]) -> str:

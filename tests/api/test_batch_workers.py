@@ -17,10 +17,9 @@ from tests.api.factories import seed
 
 def _jobs(n: int) -> tuple[str, str, str, list[workers.Job]]:
     data = seed("001")
-    _, parsed = parse_facts(data["facts"])
     rs = builtin_registry().get("shenzhen-yantian@2023")
     assert rs is not None
-    jobs: list[workers.Job] = [(data["answers"], data.get("overrides", {}), parsed, False)] * n
+    jobs: list[workers.Job] = [(data["answers"], data.get("overrides", {}), data["facts"], False)] * n
     return rs.ref, rs.content_hash, rs.text, jobs
 
 
@@ -32,9 +31,12 @@ def test_worker_processes_score_exactly_like_the_request_thread() -> None:
     remote = pool.submit(workers.score_jobs, ref, h, text, jobs).result(timeout=120)
     inline = workers.score_jobs(ref, h, text, jobs)
     assert remote == inline
-    kind, breakdown, status, total, grade = remote[0]
+    kind, breakdown, status, total, grade, stored = remote[0]
     assert (kind, status, total, grade) == ("ok", "complete", "93.97", "优")
     assert orjson.loads(breakdown)["total"] == "93.97"
+    # the facts come back in their stored form, exactly as a PUT of the submission stores them
+    assert stored == parse_facts(seed("001")["facts"])[0]
+    assert list(stored) == sorted(stored)
 
 
 def test_a_dead_worker_chunk_is_rescored_in_the_request_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,16 +51,19 @@ def test_strict_and_invalid_items_come_back_as_outcomes() -> None:
     data = seed("001")
     facts = dict(data["facts"])
     facts.pop("procurement_actual")
-    _, parsed = parse_facts(facts)
     rs = builtin_registry().get("shenzhen-yantian@2023")
     assert rs is not None
-    strict, = workers.score_jobs(rs.ref, rs.content_hash, rs.text, [(data["answers"], {}, parsed, True)])
+    strict, = workers.score_jobs(rs.ref, rs.content_hash, rs.text, [(data["answers"], {}, facts, True)])
     assert strict[0] == "strict"
     assert "procurement_actual" in strict[1]
     invalid, = workers.score_jobs(rs.ref, rs.content_hash, rs.text,
-                                  [(data["answers"], {"1.1.1": {"score": "99", "reason": "x"}}, parsed, False)])
+                                  [(data["answers"], {"1.1.1": {"score": "99", "reason": "x"}}, facts, False)])
     assert invalid[0] == "invalid"
     assert invalid[1][0][0] == "/overrides/1.1.1/score"
+    bad_facts, = workers.score_jobs(rs.ref, rs.content_hash, rs.text,
+                                    [(data["answers"], {}, {**facts, "budget_initial": "many", "nope": 1}, False)])
+    assert bad_facts[0] == "facts"
+    assert sorted(p for p, _ in bad_facts[1]) == ["/facts/budget_initial", "/facts/nope"]
 
 
 def test_batch_without_worker_processes(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
