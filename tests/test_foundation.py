@@ -76,6 +76,64 @@ def test_migrations_round_trip_and_match_models(database):
         admin.dispose()
 
 
+def test_packed_documents_migrate_both_ways_with_their_data(database):
+    """Migration 0005: json documents become bytea (the JSON text as bytes), written afterwards as
+    LZ4 frames; both forms read back alike, and a downgrade turns both into json again."""
+    import uuid
+
+    from app.db.packed import LZ4_MAGIC, pack, unpack
+
+    base = make_url(database)
+    name = f"{base.database}_packed"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    tenant, unit, sub = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    old, new = uuid.uuid4(), uuid.uuid4()
+    doc = {"total": "93.97", "indicators": [{"code": "1", "name": "决策", "reasons": ["扣0.5分"] * 200}]}
+    row = ("INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_year, submission_id, "
+           "submission_version, ruleset_name, ruleset_version, ruleset_hash, kind, evaluator, status, total, grade, "
+           "inputs, result) VALUES (:id, :t, :t, :u, 2023, :s, 1, 'r', '1', 'h', 'self', 'e', 'complete', 93.97, "
+           "'优', {inputs}, {result})")
+    try:
+        cfg = _alembic_config(url)
+        command.upgrade(cfg, "0004")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'mig')"), {"t": tenant})
+            conn.execute(text("INSERT INTO units (id, tenant_id, code, name, kind, region) "
+                              "VALUES (:u, :t, 'U1', '单位', 'school', '区')"), {"u": unit, "t": tenant})
+            conn.execute(text("INSERT INTO submissions (id, tenant_id, unit_id, fiscal_year, version, facts, answers, "
+                              "overrides, content_hash) VALUES (:s, :t, :u, 2023, 1, '{}', '{}', '{}', 'h')"),
+                         {"s": sub, "t": tenant, "u": unit})
+            conn.execute(text(row.format(inputs="CAST(:i AS json)", result="CAST(:r AS json)")),
+                         {"id": old, "t": tenant, "u": unit, "s": sub, "i": json.dumps({"facts": {}}),
+                          "r": json.dumps(doc, ensure_ascii=False)})
+        command.upgrade(cfg, "head")
+        with engine.begin() as conn:
+            conn.execute(text(row.format(inputs=":i", result=":r")),
+                         {"id": new, "t": tenant, "u": unit, "s": sub, "i": pack({"facts": {}}), "r": pack(doc)})
+            stored = dict(conn.execute(text("SELECT id, result FROM assessments")).all())
+            storage = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'assessments'")).scalar()
+        assert bytes(stored[old])[:1] == b"{"  # converted as text, not rewritten
+        assert bytes(stored[new])[:4] == LZ4_MAGIC
+        assert len(stored[new]) < len(stored[old]) / 4
+        assert unpack(bytes(stored[old])) == unpack(bytes(stored[new])) == doc
+        assert storage == ["toast_tuple_target=8160"]
+        command.downgrade(cfg, "0004")
+        with engine.connect() as conn:
+            totals = conn.execute(text("SELECT result->>'total', result->'indicators'->0->>'name', inputs::text "
+                                       "FROM assessments ORDER BY id = :old"), {"old": old}).all()
+        assert totals == [("93.97", "决策", '{"facts":{}}'), ("93.97", "决策", '{"facts": {}}')]
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")

@@ -22,7 +22,7 @@ from app.assessments import workers
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import AUDIT_COLUMNS, AUDIT_VALUES, Forbidden
 from app.auth.scoping import current_tenant, owns
-from app.db import sql
+from app.db import packed, sql
 from app.db.models import Assessment, Submission, Unit
 from app.db.query import equals, keyset_page
 from app.engine.rules import CohortRelative, fmt
@@ -112,7 +112,7 @@ INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_y
     inputs, result, created_at)
 VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_year)s, %(submission_id)s,
     %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
-    %(status)s, %(total)s, %(grade)s, %(inputs)s::json, %(result)s::json, %(created_at)s)"""
+    %(status)s, %(total)s, %(grade)s, %(inputs)s, %(result)s, %(created_at)s)"""
 # The key (app.auth.keys.KEY_COLUMNS) with the lookup above for its tenant: see prefetch().
 _KEY_UNIT_AND_SUBMISSION = ("SELECT k.id, k.tenant_id, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, x.*\n"
                             "FROM api_keys k LEFT JOIN LATERAL (" + _UNIT_AND_SUBMISSION.replace("%(tenant)s", "k.tenant_id")
@@ -233,10 +233,10 @@ def create(session: Session, body: AssessmentCreate,
         submission_version=sub.version, ruleset_name=rs.name, ruleset_version=rs.version,
         ruleset_hash=rs.content_hash, kind=body.kind, evaluator=body.evaluator, status=status,
         total=Decimal(total), grade=grade,
-        inputs=sql.dumps({"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
-                          "submission_hash": sub.content_hash,
-                          **({"judgments": "assessment"} if own else {})}),
-        result=breakdown.decode(), created_at=created_at,
+        inputs=packed.pack({"facts": sub.facts, "answers": sub.answers, "overrides": sub.overrides,
+                            "submission_hash": sub.content_hash,
+                            **({"judgments": "assessment"} if own else {})}),
+        result=packed.pack_json(breakdown), created_at=created_at,
     )
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
     if audit is None:
@@ -541,7 +541,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                     {"pointer": f"/facts/{f}", "message": "missing fact"} for f in outcome[1]])
                 results[i].update(status=refused.status, problem=_problem(refused, i))
                 continue
-            _, breakdown, status, total, grade, facts = outcome
+            _, stored_breakdown, status, total, grade, facts = outcome
             code = item.unit.code
             uid = planned[code]
             if code not in created:
@@ -559,18 +559,14 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 "submission_version": version, "ruleset_name": rs.name, "ruleset_version": rs.version,
                 "ruleset_hash": rs.content_hash, "kind": item.kind, "evaluator": item.evaluator,
                 "status": status, "total": Decimal(total), "grade": grade,
-                "inputs": {"facts": sub["facts"], "answers": sub["answers"], "overrides": sub["overrides"],
-                           "submission_hash": sub["content_hash"]},
-                "result": JsonText(breakdown.decode()), "created_at": now,
+                "inputs": packed.pack({"facts": sub["facts"], "answers": sub["answers"],
+                                       "overrides": sub["overrides"], "submission_hash": sub["content_hash"]}),
+                "result": stored_breakdown, "created_at": now,
             })
             results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
                               total=total, grade=grade, assessment_status=status)
         write(unit_rows, sub_rows, assess_rows)
     return _batch_summary(results)
-
-
-class JsonText(str):
-    """A value already serialised as JSON (written as is by :func:`_copy`)."""
 
 
 #: (item index, item, its ruleset)
@@ -605,5 +601,4 @@ def _copy(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> Non
     cols = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY {model.__tablename__} ({cols}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[c] if c not in json_cols or isinstance(row[c], JsonText) else sql.dumps(row[c])
-                            for c in columns])
+            copy.write_row([sql.dumps(row[c]) if c in json_cols else row[c] for c in columns])

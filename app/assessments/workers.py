@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from app.db.packed import pack_json
 from app.engine.errors import InvalidInput
 from app.engine.ruleset import Ruleset, load_ruleset_text
 from app.engine.scoring import INCOMPLETE, prepare, score, to_dict
@@ -84,8 +85,9 @@ def _score(rs: Ruleset, facts: dict[str, Any] | None, parsed: dict[str, Any] | N
 
 def _score_item(rs: Ruleset, answers: dict[str, Any], overrides: dict[str, Any], facts: dict[str, Any],
                 strict: bool) -> Outcome:
-    """One batch item: its facts validated, then scored (see :func:`_score`); a scored item's
-    outcome ends with its facts in their stored form. Invalid facts give ("facts", problems)."""
+    """One batch item: its facts validated, then scored (see :func:`_score`). A scored item's
+    outcome carries its breakdown in stored form (app.db.packed: the batch never needs the text)
+    and ends with its facts in stored form. Invalid facts give ("facts", problems)."""
     from app.engine import builtin_registry
 
     vocab = builtin_registry().vocabulary
@@ -93,7 +95,10 @@ def _score_item(rs: Ruleset, answers: dict[str, Any], overrides: dict[str, Any],
     if problems:
         return ("facts", [(p.pointer, p.message) for p in problems])
     out = _score(rs, None, parsed, answers, overrides, {}, [], strict)
-    return (*out, vocab.canonical(parsed)) if out[0] == "ok" else out
+    if out[0] != "ok":
+        return out
+    _, breakdown, status, total, grade = out
+    return ("ok", pack_json(breakdown), status, total, grade, vocab.canonical(parsed))
 
 
 def score_jobs(ref: str, content_hash: str, text: str, jobs: list[Job]) -> list[Outcome]:

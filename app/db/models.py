@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -24,7 +25,11 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.db.packed import pack, unpack
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -35,6 +40,24 @@ NAMING = {
 }
 
 JsonB = JSON().with_variant(JSONB(), "postgresql")
+
+
+class PackedJSON(TypeDecorator[Any]):
+    """A JSON document stored as an LZ4 frame in a ``bytea`` column (see app.db.packed).
+
+    Binds a document (dict, list, ...) or its stored form (``bytes``, from :func:`pack`, written as
+    is); reads the document."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        return pack(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else unpack(bytes(value))
 
 
 class Base(DeclarativeBase):
@@ -132,10 +155,10 @@ class Assessment(Base):
     status: Mapped[str] = mapped_column(String(16))
     total: Mapped[Decimal] = mapped_column(Numeric(10, 4))
     grade: Mapped[str | None] = mapped_column(String(8))
-    # JSON, not JSONB: stored exactly as computed (key order kept, so a read returns the very
-    # document the POST answered), never queried inside, and about twice as cheap to insert.
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
-    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Stored exactly as computed (key order kept, so a read returns the very document the POST
+    # answered), never queried inside, LZ4-compressed in the row (app.db.packed, migration 0005).
+    inputs: Mapped[dict[str, Any]] = mapped_column(PackedJSON)
+    result: Mapped[dict[str, Any]] = mapped_column(PackedJSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
     __table_args__ = (

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from app.assessments import workers
+from app.db.packed import unpack_json
 from app.engine import builtin_registry
 from app.submissions.service import parse_facts
 from tests.api.factories import seed
@@ -33,7 +34,7 @@ def test_worker_processes_score_exactly_like_the_request_thread() -> None:
     assert remote == inline
     kind, breakdown, status, total, grade, stored = remote[0]
     assert (kind, status, total, grade) == ("ok", "complete", "93.97", "优")
-    assert orjson.loads(breakdown)["total"] == "93.97"
+    assert orjson.loads(unpack_json(breakdown))["total"] == "93.97"  # stored form: LZ4-compressed JSON
     # the facts come back in their stored form, exactly as a PUT of the submission stores them
     assert stored == parse_facts(seed("001")["facts"])[0]
     assert list(stored) == sorted(stored)
