@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import JSON, any_, func, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import JSONB, distinct_on
+from sqlalchemy import any_, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.api.problems import NotFound, ProblemError, Unprocessable
@@ -505,11 +505,9 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
         versions[(uid, year)] = v
 
     def write(unit_rows: list[dict[str, Any]], sub_rows: list[dict[str, Any]], assess_rows: list[dict[str, Any]]) -> None:
-        if unit_rows:
-            _copy(session, Unit, unit_rows)
-        if sub_rows:
-            _copy(session, Submission, sub_rows)
-            _copy(session, Assessment, assess_rows)
+        sql.copy_rows(session, Unit, unit_rows)
+        sql.copy_rows(session, Submission, sub_rows)
+        sql.copy_rows(session, Assessment, assess_rows)
 
     created: set[str] = set(existing)
     now = datetime.now(UTC)
@@ -590,15 +588,3 @@ def _submit_chunk(chunk: list[Candidate]) -> list[tuple[list[int], Ruleset, list
 def _batch_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     ok = sum(1 for r in results if r.get("status") == 201)
     return {"succeeded": ok, "failed": len(results) - ok, "items": results}
-
-
-def _copy(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """Bulk insert with COPY on the session's own connection (same transaction)."""
-    columns = list(rows[0])
-    json_cols = {c for c in columns if isinstance(model.__table__.c[c].type, JSON | JSONB)}
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    cols = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cur, cur.copy(f'COPY {model.__tablename__} ({cols}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([sql.dumps(row[c]) if c in json_cols else row[c] for c in columns])

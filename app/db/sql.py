@@ -15,13 +15,15 @@ each one spells out the same tenant condition itself; tests/auth covers both pat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import orjson
 import psycopg
+from psycopg.types.json import Json, Jsonb
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -102,3 +104,45 @@ def autocommit(session: Session) -> Iterator[None]:
             driver.autocommit = False  # as the pool expects it back
         except psycopg.Error:  # a broken connection: the pool discards it
             pass
+
+
+_TYPES: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+
+def _pg_types(model: type[Any], columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL type names of a model's columns, without modifiers: VARCHAR(64) -> varchar."""
+    key = (model.__tablename__, columns)
+    types = _TYPES.get(key)
+    if types is None:
+        pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+        types = [str(model.__table__.c[c].type.compile(dialect=pg)).split("(")[0].strip().lower() for c in columns]
+        _TYPES[key] = types
+    return types
+
+
+def copy_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert rows of a model's table (dicts with the same keys) with one binary COPY on the session's own
+    connection, in its transaction. JSON columns take documents; every other value is written
+    as its column's type (bytes for bytea).
+
+    Binary, not text: the text format escapes every value (a 4 KB bytea becomes 8 KB of hex) on
+    both sides; for an assessment row that cost the service ~60 µs and PostgreSQL ~80 µs more."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    types = _pg_types(model, tuple(columns))
+    documents: list[tuple[int, Callable[..., Any]]] = [
+        (i, Jsonb if t == "jsonb" else Json) for i, t in enumerate(types) if t in {"json", "jsonb"}]
+    conn = session.connection()
+    names = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{model.__tablename__}" ({names}) FROM STDIN (FORMAT BINARY)'
+    try:
+        with _driver(conn).cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                values = [row[c] for c in columns]
+                for i, document in documents:
+                    values[i] = document(values[i], dumps=dumps)
+                copy.write_row(values)
+    except psycopg.Error as exc:
+        _raise(conn, statement, (), exc)

@@ -301,6 +301,46 @@ def test_batch_of_1000_answers_per_item_and_stores_only_the_good(client, db_engi
     assert one["total"] == "93.97"
 
 
+def test_batch_stores_what_single_calls_store(client):
+    """A batch item's unit, submission and assessment (written with binary COPY) read back exactly
+    as the same data written through the single-item routes."""
+    from tests.api.factories import SEED_RULESETS, SEED_TOTALS
+
+    data = {**seed("003"), "ruleset": SEED_RULESETS["003"]}
+    answers = {**data.get("answers", {})}
+    facts = {**data["facts"]}
+    doc = {k: data.get(k, {}) for k in ("facts", "answers", "overrides")}
+    single_unit = client.post("/v1/units", json={"code": "SINGLE1", "name": "单位", "kind": "school",
+                                                 "region": "惠东县"}).json()
+    put = client.put(f"/v1/units/{single_unit['id']}/submissions/{data['fiscal_year']}", json=doc)
+    assert put.status_code == 201, put.text[:300]
+    single = client.post("/v1/assessments", json={"unit_id": single_unit["id"], "fiscal_year": data["fiscal_year"],
+                                                  "ruleset": data["ruleset"], "kind": "self", "evaluator": "e"})
+    assert single.status_code == 201, single.text[:300]
+    item = {"unit": {"code": "BATCHED1", "name": "单位", "kind": "school", "region": "惠东县"},
+            "fiscal_year": data["fiscal_year"], "facts": facts, "answers": answers,
+            "overrides": data.get("overrides", {}), "ruleset": data["ruleset"], "kind": "self", "evaluator": "e"}
+    r = client.post("/v1/assessments:batch", json={"items": [item]})
+    assert r.status_code == 200 and r.json()["succeeded"] == 1, r.text[:300]
+    done = r.json()["items"][0]
+    unit = client.get(f"/v1/units/{done['unit_id']}").json()
+    for key in ("name", "kind", "region", "parent_id"):
+        assert unit[key] == single_unit[key]
+    sub = client.get(f"/v1/units/{done['unit_id']}/submissions/{data['fiscal_year']}").json()
+    for key in ("facts", "answers", "overrides", "content_hash", "version"):
+        assert sub[key] == put.json()[key], key
+    batched = client.get(done["location"]).json()
+    first = single.json()
+    assert batched["total"] == first["total"] == done["total"] == SEED_TOTALS["003"][0]
+    for view in ("tree", "flat"):
+        assert client.get(single.headers["Location"] + f"/breakdown?view={view}").json()["items"] \
+            == client.get(done["location"] + f"/breakdown?view={view}").json()["items"]
+    assert client.get(done["location"] + "/breakdown").json()["items"] == first["indicators"]
+    summary = {k: v for k, v in batched.items() if k not in {"id", "unit_id", "created_at"}}
+    assert summary == {k: v for k, v in client.get(single.headers["Location"]).json().items()
+                       if k not in {"id", "unit_id", "created_at"}}
+
+
 def test_batch_over_the_limit_is_refused_whole(client, db_engine):
     r = client.post("/v1/assessments:batch", json={"items": [{}] * 1001})
     assert r.status_code == 422
