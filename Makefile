@@ -21,11 +21,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The engine's hot modules are compiled at install (setup.py): a change to one rebuilds them.
+ENGINE_COMPILED := $(wildcard app/engine/formula.py app/engine/rules.py app/engine/scoring.py \
+                              app/engine/ruleset.py app/engine/facts.py)
+
+$(VENV)/.installed: pyproject.toml setup.py mypyc.ini $(ENGINE_COMPILED) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
