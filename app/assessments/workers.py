@@ -6,8 +6,9 @@ batches hand it to a small pool of worker processes, chunk by chunk, while the r
 thread validates the next items and COPYs the finished chunks into PostgreSQL.
 
 The workers are pure: no database, no framework. They receive a ruleset by content hash (and
-its text, compiled once per worker and cached), parsed facts, answers and overrides, and send
-back the breakdown already serialised as JSON text. ``JIXIAO_BATCH_PROCESSES=0`` scores in the
+its text, compiled once per worker and cached) and each item's facts as sent, answers and
+overrides; they validate the facts, score, and send back the facts in stored form and the
+breakdown in stored form (LZ4-compressed JSON, app.db.packed). ``JIXIAO_BATCH_PROCESSES=0`` scores in the
 request thread instead; a broken pool falls back to that too.
 
 Single assessments have a pool of their own (:class:`ScoringPool`, one pipe per worker, see
