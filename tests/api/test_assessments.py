@@ -321,7 +321,8 @@ def test_batch_stores_what_single_calls_store(client):
             "fiscal_year": data["fiscal_year"], "facts": facts, "answers": answers,
             "overrides": data.get("overrides", {}), "ruleset": data["ruleset"], "kind": "self", "evaluator": "e"}
     r = client.post("/v1/assessments:batch", json={"items": [item]})
-    assert r.status_code == 200 and r.json()["succeeded"] == 1, r.text[:300]
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["succeeded"] == 1, r.text[:300]
     done = r.json()["items"][0]
     unit = client.get(f"/v1/units/{done['unit_id']}").json()
     for key in ("name", "kind", "region", "parent_id"):
