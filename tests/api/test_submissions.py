@@ -55,3 +55,28 @@ def test_out_of_range_numbers_and_forged_cursors_are_4xx(client):
     assert client.get("/v1/units", params={"cursor": forged}).status_code == 400
     assert client.get("/v1/assessments", params={"cursor": base64.urlsafe_b64encode(b"[1,2]").decode().rstrip("=")}).status_code == 400
     assert client.get("/v1/audit-log", params={"cursor": base64.urlsafe_b64encode(b'["x"]').decode().rstrip("=")}).status_code == 400
+
+
+def test_json_numbers_are_stored_as_the_exact_text_sent_by_both_write_paths(client):
+    """A platform that sends JSON numbers (318.98, 5.5) gets back exactly those digits as text,
+    whether it PUTs the submission or sends it in a batch item (scored in a worker process)."""
+    data = seed("001")
+    facts = {**data["facts"], "procurement_actual": 318.98, "procurement_planned": 326.61}
+    overrides = {"3.4.2": {"score": 5.5, "reason": "满意度以评分表为准"}}
+    doc = {"facts": facts, "answers": data["answers"], "overrides": overrides}
+    unit = create_unit(client)
+    put = client.put(f"/v1/units/{unit['id']}/submissions/2023", json=doc)
+    assert put.status_code == 201, put.text[:300]
+    item = {"unit": {"code": "FLOATS1", "name": "单位", "kind": "school", "region": "盐田区"}, "fiscal_year": 2023,
+            **doc, "ruleset": "shenzhen-yantian@2023", "kind": "self", "evaluator": "e"}
+    batch = client.post("/v1/assessments:batch", json={"items": [item]})
+    assert batch.status_code == 200, batch.text[:300]
+    done = batch.json()["items"][0]
+    assert done["status"] == 201, done
+    for unit_id in (unit["id"], done["unit_id"]):
+        stored = client.get(f"/v1/units/{unit_id}/submissions/2023").json()
+        assert stored["facts"]["procurement_actual"] == "318.98"
+        assert stored["facts"]["procurement_planned"] == "326.61"
+        assert stored["overrides"]["3.4.2"]["score"] == "5.5"
+    sub_hash = client.get(f"/v1/units/{unit['id']}/submissions/2023").json()["content_hash"]
+    assert client.get(f"/v1/units/{done['unit_id']}/submissions/2023").json()["content_hash"] == sub_hash
