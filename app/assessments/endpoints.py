@@ -25,6 +25,7 @@ from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, resp
 from app.assessments import service
 from app.assessments.schemas import (
     AssessmentCreate,
+    AssessmentInputs,
     AssessmentOut,
     AssessmentPage,
     AssessmentSummary,
@@ -168,6 +169,16 @@ def get_breakdown(
     row = service.get(session, assessment_id)
     items = service.breakdown(row, view, level, status_, lost_points)
     return FastJSONResponse({"assessment_id": str(row.id), "view": view, "items": items})
+
+
+@router.get("/v1/assessments/{assessment_id}/inputs", dependencies=[READ], operation_id="getAssessmentInputs",
+            summary="Get what an assessment was scored with", response_model=AssessmentInputs,
+            responses=responses(404))
+def get_inputs(assessment_id: IdPath, session: SessionDep) -> FastJSONResponse:
+    """The facts, answers and overrides the assessment was scored with, the submission version and
+    hash they came from, and whose judgments they are: with the pinned ruleset version, enough for an
+    auditor to score it again and check every point."""
+    return FastJSONResponse(service.inputs(service.get(session, assessment_id)))
 
 
 @router.get("/v1/assessments/{assessment_id}/comparison/{other_id}", dependencies=[READ], operation_id="compareAssessments",

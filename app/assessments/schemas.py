@@ -120,6 +120,23 @@ class AssessmentPage(BaseModel):
     next_cursor: str | None = None
 
 
+class AssessmentInputs(BaseModel):
+    """What an assessment was scored with, as stored with it: enough to score it again offline
+    against the pinned ruleset version (``ruleset`` in the summary) and get the same breakdown."""
+
+    assessment_id: uuid.UUID
+    submission_version: int = Field(description="The version of the unit's submission whose facts were scored")
+    submission_hash: str = Field(description="Content hash of that submission version (facts, answers, overrides)",
+                                 examples=["sha256:3f1a…"])
+    judgments: Literal["submission", "assessment"] = Field(
+        description="Whose answers and overrides were used: the submission's, or the evaluator's own, sent "
+                    "with the assessment (a third-party evaluation)")
+    facts: dict[str, Any] = Field(description="The facts, in stored form (amounts as decimal text, percentages "
+                                              "as \"97.67%\")", examples=[{"procurement_actual": "318.98"}])
+    answers: dict[str, Any]
+    overrides: dict[str, Any]
+
+
 class Breakdown(BaseModel):
     assessment_id: uuid.UUID
     view: Literal["tree", "flat"]

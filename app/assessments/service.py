@@ -272,6 +272,14 @@ def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
     return out
 
 
+def inputs(row: Assessment) -> dict[str, Any]:
+    """The stored input snapshot of an assessment (see AssessmentInputs)."""
+    snapshot = row.inputs
+    return {"assessment_id": str(row.id), "submission_version": row.submission_version,
+            "submission_hash": snapshot["submission_hash"], "judgments": snapshot.get("judgments", "submission"),
+            "facts": snapshot["facts"], "answers": snapshot["answers"], "overrides": snapshot["overrides"]}
+
+
 def get(session: Session, assessment_id: uuid.UUID) -> Assessment:
     row = session.get(Assessment, assessment_id)
     if row is None:

@@ -328,6 +328,31 @@ def test_a_firm_scores_the_units_facts_with_its_own_judgments(client, anonymous)
     comparison = client.get(f"/v1/assessments/{own['id']}/comparison/{third.json()['id']}").json()
     assert comparison["differing"] >= 2
     assert {comparison["indicators"][i]["code"] for i in range(comparison["differing"])} >= {"1.1.1", "3.4.2"}
+    # what each was scored with: the same facts, different judgments; enough to score it again offline
+    own_inputs = client.get(f"/v1/assessments/{own['id']}/inputs").json()
+    third_inputs = anonymous.get(f"/v1/assessments/{third.json()['id']}/inputs", headers=firm).json()
+    assert own_inputs["judgments"] == "submission"
+    assert third_inputs["judgments"] == "assessment"
+    assert own_inputs["facts"] == third_inputs["facts"] == before.json()["facts"]
+    assert own_inputs["submission_hash"] == third_inputs["submission_hash"] == before.json()["content_hash"]
+    assert own_inputs["overrides"] == before.json()["overrides"]
+    assert third_inputs["answers"]["1.1.1/1"] == judged["1.1.1/1"]
+    assert third_inputs["overrides"] == {}
+    from app.engine import builtin_registry
+    from app.engine.scoring import score_raw
+
+    registry = builtin_registry()
+    rs = registry.get(third.json()["ruleset"]["ref"])
+    assert rs is not None and rs.content_hash == third.json()["ruleset"]["content_hash"]
+    for scored, snapshot in ((own, own_inputs), (third.json(), third_inputs)):
+        again = score_raw(rs, registry.vocabulary, snapshot["facts"], snapshot["answers"], snapshot["overrides"])
+        assert str(again.total) == scored["total"]
+    # the engaged firm reads the owner's too (an engagement grants read); a stranger reads neither
+    assert anonymous.get(f"/v1/assessments/{own['id']}/inputs", headers=firm).status_code == 200
+    _, stranger_key = make_key("stranger", ["read"])
+    stranger = {"Authorization": f"Bearer {stranger_key}"}
+    for scored in (own, third.json()):
+        assert anonymous.get(f"/v1/assessments/{scored['id']}/inputs", headers=stranger).status_code == 404
     # the firm's judgments are validated like a submission's, with pointers into this request
     bad = anonymous.post("/v1/assessments", headers=firm, json={**body, "answers": {"1.1.1/1": {"score": "x"}}})
     assert bad.status_code == 422
