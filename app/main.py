@@ -49,7 +49,7 @@ versioned rulesets, stores every assessment immutably, and explains every point.
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_registry()  # fail fast on a broken ruleset file
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
-    workers.warm()  # batch worker processes start in the background (once per process)
+    workers.warm()  # worker processes start in the background (if not already running)
     if not gc.get_freeze_count():
         # Everything loaded so far (modules, rulesets, the app) lives as long as the process: out
         # of the cyclic collector's sight, a full collection under load scans ~15k objects, not
@@ -57,6 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
     yield
+    if not get_settings().workers_outlive_app:
+        workers.shutdown()  # in order, not by signal: no worker left behind, nothing for the resource tracker
 
 
 def create_app() -> FastAPI:

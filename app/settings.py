@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     #: this process (0: never). Alone, a request scores inline (no inter-process hop); under
     #: load, scoring leaves the request process so its GIL serves the HTTP and database work.
     scoring_offload_at: int = 2
+    #: Keep the worker processes (batch and scoring pools) when the app's lifespan ends. Off, a
+    #: server's shutdown stops them in order; the test suite, which starts and ends an app
+    #: lifespan per test in one process, keeps them instead of starting new ones each time.
+    workers_outlive_app: bool = False
     #: Log level of the service.
     log_level: str = "INFO"
 

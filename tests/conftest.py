@@ -17,6 +17,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every test starts and ends an app lifespan: the worker processes stay for the whole session
+# instead of being stopped and started again each time (tests/api/test_batch_workers.py checks
+# the shutdown a server makes).
+os.environ.setdefault("JIXIAO_WORKERS_OUTLIVE_APP", "1")
 TABLES = ("idempotency_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 

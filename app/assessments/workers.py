@@ -301,10 +301,13 @@ class ScoringPool:
         self._busy = 0
         self._lock = threading.Lock()
         self.served = 0  # jobs answered by workers (for tests and diagnostics)
+        self._closed = False
 
     def fill(self) -> None:
         """Start workers up to the pool's size, in the background; each joins when it is ready."""
         with self._lock:
+            if self._closed:
+                return
             missing = self.size - len(self._idle) - self._starting - self._busy
             self._starting += max(0, missing)
         for _ in range(max(0, missing)):
@@ -320,9 +323,10 @@ class ScoringPool:
             ok = False
         with self._lock:
             self._starting -= 1
-            if ok and worker is not None:
+            keep = ok and worker is not None and not self._closed
+            if keep and worker is not None:
                 self._idle.append(worker)
-        if not ok and worker is not None:
+        if not keep and worker is not None:
             worker.stop()
 
     def score(self, ref: str, content_hash: str, text: str, args: tuple[Any, ...]) -> Outcome | None:
@@ -352,8 +356,12 @@ class ScoringPool:
             return None
         with self._lock:
             self._busy -= 1
-            self._idle.append(worker)
             self.served += 1
+            closed = self._closed
+            if not closed:
+                self._idle.append(worker)
+        if closed:
+            worker.stop()
         if out[0] == "error":
             log.error("scoring worker %s: %s; scoring in the request thread", worker.process.pid, out[1])
             return None
@@ -377,7 +385,9 @@ class ScoringPool:
         return False
 
     def close(self) -> None:
+        """Stop the idle workers now; busy and starting ones stop when they come back."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.stop()
@@ -415,9 +425,23 @@ def score_stored(ref: str, content_hash: str, text: str, facts: dict[str, Any], 
     return score_one(ref, content_hash, text, *args)
 
 
+def shutdown() -> None:
+    """Stop both pools' processes (at the server's shutdown) and wait for them; a later
+    :func:`warm` or first use starts new ones."""
+    global _batch, _interactive
+    with _pool_lock:
+        batch, _batch = _batch, None
+        scoring, _interactive = _interactive, None
+    if batch is not None:
+        batch.shutdown(wait=True, cancel_futures=True)
+    if scoring is not None:
+        scoring.close()
+
+
 def warm() -> None:
     """Start the pools' processes now (in the background) rather than on first use.
-    The pools live as long as the process (they are shut down at exit), across app lifespans."""
+    The app's lifespan stops them at its end (:func:`shutdown`), unless they outlive it
+    (``JIXIAO_WORKERS_OUTLIVE_APP``, set by the test suite)."""
     executor = pool()
     if executor is not None:
         try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from fastapi.testclient import TestClient
+from typing import TYPE_CHECKING, Any
 
 from app.engine.yamlio import load_yaml
+
+if TYPE_CHECKING:  # the benchmark imports the seeds from here, without the test client
+    from fastapi.testclient import TestClient
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 _codes = itertools.count(1)

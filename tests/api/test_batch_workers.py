@@ -170,3 +170,43 @@ def test_busy_counter_sets_offload_from_the_threshold(monkeypatch: pytest.Monkey
     monkeypatch.setattr(get_settings(), "scoring_offload_at", 0)
     with workers.Busy() as one, workers.Busy() as two:
         assert (one.offload, two.offload) == (False, False)
+
+
+def test_a_servers_shutdown_stops_its_worker_processes(db_engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A server's lifespan ends once, at exit: the pools' processes stop with it, in order (not
+    left to the parent watch or the resource tracker), and a new lifespan starts new ones."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from app.main import app
+    from app.settings import get_settings
+
+    settings = get_settings()
+    if settings.batch_processes <= 0 or settings.scoring_processes <= 0:
+        pytest.skip("worker pools disabled in this environment")
+    monkeypatch.setattr(settings, "workers_outlive_app", False)
+    with TestClient(app):
+        batch, scoring = workers.pool(), workers.interactive()
+        assert batch is not None
+        assert scoring is not None
+        assert batch.submit(workers._warm).result(timeout=120) is None  # a batch worker is running
+        assert scoring.wait_ready(120)
+        processes = [*batch._processes.values(), *(w.process for w in scoring._idle)]
+        assert len(processes) == settings.batch_processes + settings.scoring_processes
+        assert all(p.is_alive() for p in processes)
+    assert (workers._batch, workers._interactive) == (None, None)
+    deadline = time.monotonic() + 10
+    while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(p.is_alive() for p in processes)
+    with pytest.raises(RuntimeError):
+        batch.submit(workers._warm)  # the old pool is shut down, not merely forgotten
+
+    monkeypatch.setattr(settings, "workers_outlive_app", True)
+    with TestClient(app):  # the next lifespan starts new processes
+        fresh = workers.interactive()
+        assert fresh is not None
+        assert fresh is not scoring
+        assert fresh.wait_ready(120)
+        assert not {p.pid for p in processes} & set(fresh.workers())

@@ -343,7 +343,8 @@ def test_a_firm_scores_the_units_facts_with_its_own_judgments(client, anonymous)
 
     registry = builtin_registry()
     rs = registry.get(third.json()["ruleset"]["ref"])
-    assert rs is not None and rs.content_hash == third.json()["ruleset"]["content_hash"]
+    assert rs is not None
+    assert rs.content_hash == third.json()["ruleset"]["content_hash"]
     for scored, snapshot in ((own, own_inputs), (third.json(), third_inputs)):
         again = score_raw(rs, registry.vocabulary, snapshot["facts"], snapshot["answers"], snapshot["overrides"])
         assert str(again.total) == scored["total"]
