@@ -11,7 +11,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app.api import idempotency, problems
@@ -22,6 +22,7 @@ from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware
 from app.engine import builtin_registry
+from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
@@ -67,9 +68,10 @@ def create_app() -> FastAPI:
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     problems.install(app)
-    # Audit (outermost) sees every outcome, including replays and refusals.
+    # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)
     app.include_router(submissions_router)
@@ -81,6 +83,19 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         """The process is alive. Does not touch the database."""
         return {"status": "ok"}
+
+    @app.get("/metrics", operation_id="metrics", summary="Prometheus metrics", tags=["health"],
+             response_class=Response, responses={200: {
+                 "description": "The Prometheus text exposition format: requests by route template, method "
+                                "and status, their latency, requests in progress, assessments stored by "
+                                "route, status and grade, batch items, the database connection pool, and "
+                                "the process (CPU, memory, open files).",
+                 "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics() -> Response:
+        """Metrics for a Prometheus scraper. No key needed, like `/healthz`: the labels are route
+        templates and fixed words, never ids, tenants or anything a caller sent."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/readyz", operation_id="readyz", summary="Readiness", tags=["health"],
              responses=problems.responses())

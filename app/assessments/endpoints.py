@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
+from app import metrics
 from app.api.deps import (
     CursorQuery,
     LimitQuery,
@@ -96,6 +97,7 @@ def _create_assessment(raw: bytes, request: Request) -> Response:
 
         row = service.create(session, body, audit, found)  # the row and its audit entry: one statement
         request.state.audited = True
+        metrics.record_assessment("single", row.status, row.grade)
         session.info["finished"] = True  # autocommit: stored already, the session's commit has nothing to do
         return Response(service.answer(row), status_code=201, media_type="application/json",
                         headers={"Location": f"/v1/assessments/{row.id}"})
@@ -118,6 +120,7 @@ def batch_assessments(raw: RawBody, session: SessionDep, request: Request) -> Fa
     # Built by the service in BatchResult's shape (tests validate it against the model); orjson writes it directly.
     response = FastJSONResponse(result, status_code=200)
     finish(session, request)
+    metrics.record_batch(result["items"])  # committed
     return response
 
 

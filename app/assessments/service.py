@@ -155,6 +155,9 @@ class Created:
     created_at: datetime
     #: the stored breakdown document (JSON)
     breakdown: bytes
+    #: complete or incomplete, and the grade (for the service's metrics)
+    status: str
+    grade: str | None
 
 
 #: "the lookup row was not read yet" (see prefetch)
@@ -244,7 +247,7 @@ def create(session: Session, body: AssessmentCreate,
     else:  # the row and its audit entry (one statement), then COMMIT
         sql.run_and_commit(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
-                   breakdown)
+                   breakdown, status, grade)
 
 
 def answer(row: Created) -> bytes:

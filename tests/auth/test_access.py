@@ -17,7 +17,7 @@ from tests.conftest import ALL_SCOPES, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8"))
-PUBLIC = {"/healthz", "/readyz"}
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
 OPERATIONS = sorted((path, method, op) for path, item in DOC["paths"].items() for method, op in item.items()
                     if path not in PUBLIC)
 TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id"}
