@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app.api import idempotency, problems
+from app.api.examples import SCHEMA_EXAMPLES
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
@@ -129,7 +130,24 @@ def create_app() -> FastAPI:
             components[model.__name__] = doc
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
+        # A whole-object example on every schema (app/api/examples.py) that has none of its own.
+        for name, example in SCHEMA_EXAMPLES.items():
+            if name in components and "examples" not in components[name]:
+                components[name]["examples"] = [example]
         schema["components"]["schemas"] = dict(sorted(components.items()))
+        # Every error is application/problem+json (app.api.problems), including the 422 FastAPI
+        # documents for any operation with parameters as its own HTTPValidationError JSON.
+        problem_422 = problems.responses(422)[422]
+        for item in schema["paths"].values():
+            for op in item.values():
+                for code, response in op["responses"].items():
+                    content = response.get("content", {})
+                    if code == "422" and problems.PROBLEM_JSON not in content:
+                        response.update(description=problem_422["description"], content=dict(problem_422["content"]))
+                    elif not code.startswith("2") and problems.PROBLEM_JSON in content:
+                        content.pop("application/json", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
         # Every POST goes through the idempotency middleware (app.api.idempotency).
         for item in schema["paths"].values():
             op = item.get("post")
