@@ -13,7 +13,8 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, any_, event, exists, or_, select
+from sqlalchemy import and_, any_, cast, event, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.db.models import (
@@ -29,7 +30,13 @@ from app.db.models import (
 
 
 def _granted_unit_ids(tid: uuid.UUID) -> Any:
-    return select(Engagement.unit_id).where(Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None))
+    """The units granted to a firm, as one array (empty when none): ``x = ANY(...)`` of it is an
+    index condition, evaluated once per statement. (``x IN (SELECT ...)`` under an OR becomes a
+    hashed subplan that no index serves: every tenant's listing would scan the whole table.)"""
+    granted = (select(func.array_agg(Engagement.unit_id))
+               .where(Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None))
+               .scalar_subquery())
+    return func.coalesce(granted, cast([], ARRAY(UUID)))  # ANY(array), not ANY(subquery)
 
 
 @lru_cache(maxsize=4096)
@@ -38,12 +45,13 @@ def _criteria(tid: uuid.UUID) -> dict[type, Any]:
     granted = _granted_unit_ids(tid)
 
     def granted_year(cls: Any) -> Any:
-        return exists().where(and_(
+        # the unit (an index condition), then its engagement's years (a filter on those rows only)
+        return and_(cls.unit_id == any_(granted), exists().where(and_(
             Engagement.firm_tenant_id == tid, Engagement.revoked_at.is_(None),
-            Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years)))
+            Engagement.unit_id == cls.unit_id, cls.fiscal_year == any_(Engagement.fiscal_years))))
 
     return {
-        Unit: with_loader_criteria(Unit, or_(Unit.tenant_id == tid, Unit.id.in_(granted)), include_aliases=True),
+        Unit: with_loader_criteria(Unit, or_(Unit.tenant_id == tid, Unit.id == any_(granted)), include_aliases=True),
         Submission: with_loader_criteria(
             Submission, or_(Submission.tenant_id == tid, granted_year(Submission)), include_aliases=True),
         Assessment: with_loader_criteria(
