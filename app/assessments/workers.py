@@ -17,6 +17,7 @@ below), used when the service process is busy (:class:`Busy`); alone, a request 
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import multiprocessing
@@ -319,7 +320,8 @@ class ScoringPool:
             worker = _Worker()
             ok = worker.ready()
         except Exception:
-            log.exception("a scoring worker could not start")
+            if not self._closed:  # closed meanwhile (shutdown, exit): its end is expected
+                log.exception("a scoring worker could not start")
             ok = False
         with self._lock:
             self._starting -= 1
@@ -436,6 +438,9 @@ def shutdown() -> None:
         batch.shutdown(wait=True, cancel_futures=True)
     if scoring is not None:
         scoring.close()
+
+
+atexit.register(shutdown)  # an interpreter's normal exit (the test suite, the CLI) stops them in order too
 
 
 def warm() -> None:
