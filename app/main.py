@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app.api import idempotency, problems
+from app.api.body_limit import BodyLimitMiddleware
 from app.api.examples import SCHEMA_EXAMPLES
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments import workers
@@ -72,6 +73,7 @@ def create_app() -> FastAPI:
     # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
     app.add_middleware(MetricsMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)
@@ -148,6 +150,15 @@ def create_app() -> FastAPI:
                         content.pop("application/json", None)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        # Every body goes through the size limit (app.api.body_limit).
+        too_large = problems.responses(413)[413]
+        for item in schema["paths"].values():
+            for op in item.values():
+                if "requestBody" in op:
+                    op["responses"].setdefault("413", {
+                        "description": "The request body is larger than the service's limit (32 MiB by default)",
+                        "content": dict(too_large["content"])})
+                    op["responses"] = dict(sorted(op["responses"].items()))
         # Every POST goes through the idempotency middleware (app.api.idempotency).
         for item in schema["paths"].values():
             op = item.get("post")

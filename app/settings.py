@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     db_connect_timeout: int = 3
     #: Milliseconds after which a statement is cancelled.
     db_statement_timeout_ms: int = 15000
+    #: Largest request body in bytes (larger: 413 before it is read). A full 1,000-unit batch is ~5 MB.
+    max_body_bytes: int = 32 * 1024 * 1024
     #: Largest batch accepted by POST /v1/assessments:batch.
     batch_max_items: int = 1000
     #: Worker processes scoring batch items (0: score in the request thread). Batches are

@@ -1,0 +1,68 @@
+"""A cap on request bodies (``JIXIAO_MAX_BODY_BYTES``): larger ones are refused with 413 before
+they are read into memory, whether they announce their length or arrive in chunks.
+
+The largest legitimate body is a 1,000-unit batch with every item's facts, answers and reasons
+(~5 MB); the default leaves room for that several times over. Nothing is written for a refused
+request: the refusal comes before any route runs, or from the route's first read of its body.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api import problems
+from app.settings import get_settings
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from the body stream once it passes the limit; answered 413 (app.api.problems),
+    also where FastAPI reads a body itself (it lets HTTP exceptions through)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+def _refusal(limit: int, path: str) -> JSONResponse:
+    return problems.problem_response(413, "payload-too-large", "Payload too large",
+                                     f"the request body is larger than {limit} bytes", instance=path)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().max_body_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _refusal(limit, scope["path"])(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        except BodyTooLarge:
+            if started:
+                raise
+            # read outside the routes (the idempotency middleware hashes bodies before they run)
+            await _refusal(limit, scope["path"])(scope, receive, send)
