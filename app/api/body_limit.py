@@ -4,6 +4,10 @@ they are read into memory, whether they announce their length or arrive in chunk
 The largest legitimate body is a 1,000-unit batch with every item's facts, answers and reasons
 (~5 MB); the default leaves room for that several times over. Nothing is written for a refused
 request: the refusal comes before any route runs, or from the route's first read of its body.
+
+Not FastAPI's own ``max_body_size`` (Starlette's RequestBodyLimitMiddleware, recent versions only):
+a body read by a middleware (the idempotency middleware hashes every POST body) is refused there
+with FastAPI's default ``{"detail": ...}`` JSON, not the problem+json every other error is.
 """
 
 from __future__ import annotations
