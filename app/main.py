@@ -138,7 +138,8 @@ def create_app() -> FastAPI:
                 components[name]["examples"] = [example]
         schema["components"]["schemas"] = dict(sorted(components.items()))
         # Every error is application/problem+json (app.api.problems), including the 422 FastAPI
-        # documents for any operation with parameters as its own HTTPValidationError JSON.
+        # documents for any operation with parameters as its own HTTPValidationError JSON; every
+        # body goes through the size limit (app.api.body_limit).
         problem_422 = problems.responses(422)[422]
         for item in schema["paths"].values():
             for op in item.values():
@@ -148,17 +149,13 @@ def create_app() -> FastAPI:
                         response.update(description=problem_422["description"], content=dict(problem_422["content"]))
                     elif not code.startswith("2") and problems.PROBLEM_JSON in content:
                         content.pop("application/json", None)
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schema["components"]["schemas"].pop(unused, None)
-        # Every body goes through the size limit (app.api.body_limit).
-        too_large = problems.responses(413)[413]
-        for item in schema["paths"].values():
-            for op in item.values():
                 if "requestBody" in op:
                     op["responses"].setdefault("413", {
                         "description": "The request body is larger than the service's limit (32 MiB by default)",
-                        "content": dict(too_large["content"])})
+                        "content": dict(problem_422["content"])})
                     op["responses"] = dict(sorted(op["responses"].items()))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
         # Every POST goes through the idempotency middleware (app.api.idempotency).
         for item in schema["paths"].values():
             op = item.get("post")

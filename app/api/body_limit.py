@@ -28,9 +28,10 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
-def _refusal(limit: int, path: str) -> JSONResponse:
-    return problems.problem_response(413, "payload-too-large", "Payload too large",
-                                     f"the request body is larger than {limit} bytes", instance=path)
+def _refusal(exc: BodyTooLarge, path: str) -> JSONResponse:
+    """The answer the problem handlers give ``exc``, for a refusal outside them (app.api.problems)."""
+    return problems.problem_response(exc.status_code, "payload-too-large", "Payload too large", exc.detail,
+                                     instance=path)
 
 
 class BodyLimitMiddleware:
@@ -44,7 +45,7 @@ class BodyLimitMiddleware:
         limit = get_settings().max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _refusal(limit, scope["path"])(scope, receive, send)
+                await _refusal(BodyTooLarge(limit), scope["path"])(scope, receive, send)
                 return
         received = 0
         started = False
@@ -65,8 +66,8 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited, tracked)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             if started:
                 raise
             # read outside the routes (the idempotency middleware hashes bodies before they run)
-            await _refusal(limit, scope["path"])(scope, receive, send)
+            await _refusal(exc, scope["path"])(scope, receive, send)
