@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -22,7 +24,7 @@ from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
-from app.auth.middleware import AuditMiddleware
+from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
@@ -42,9 +44,11 @@ versioned rulesets, stores every assessment immutably, and explains every point.
   JSON pointer in `errors`.
 * Every `/v1` call needs `Authorization: Bearer <key>`; keys carry scopes (`read`, `submit`,
   `assess`, `admin`). Another tenant's records answer 404, exactly like records that do not exist.
-* Every POST accepts `Idempotency-Key`: a retry with the same key and body returns the first response;
-  the same key with another body is refused with 422, and a retry while the first request is still
-  running with 409 (`Retry-After`).
+* Every POST accepts `Idempotency-Key`: a successful outcome is stored with its effect (one
+  transaction) for the API key that sent it, for 24 hours; a retry with the same key and body
+  returns the first response (`Idempotent-Replayed: true`) and changes nothing; the same key with
+  another body is refused with 422, and a retry while the first request is still running with 409
+  (`Retry-After`). Refusals and failures store nothing: their retry runs afresh.
 """
 
 
@@ -53,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_registry()  # fail fast on a broken ruleset file
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
     workers.warm()  # worker processes start in the background (if not already running)
+    purging = asyncio.create_task(_purge_idempotency()) if get_settings().idempotency_purge_minutes else None
     if not gc.get_freeze_count():
         # Everything loaded so far (modules, rulesets, the app) lives as long as the process: out
         # of the cyclic collector's sight, a full collection under load scans ~15k objects, not
@@ -60,8 +65,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()
     yield
+    if purging is not None:
+        purging.cancel()
     if not get_settings().workers_outlive_app:
         workers.shutdown()  # in order, not by signal: no worker left behind, nothing for the resource tracker
+
+
+async def _purge_idempotency() -> None:
+    """Delete expired Idempotency-Key records every few minutes (every process does it; each
+    deletion is a few index-ordered rows at a time, so they never wait on each other for long)."""
+    log = logging.getLogger("jixiao.idempotency")
+    while True:
+        await asyncio.sleep(get_settings().idempotency_purge_minutes * 60)
+        try:
+            while await anyio.to_thread.run_sync(idempotency.purge) >= 1000:
+                pass
+        except Exception:  # noqa: BLE001 - the database may be away; the next round tries again
+            log.warning("could not delete expired Idempotency-Key records", exc_info=True)
 
 
 def create_app() -> FastAPI:
@@ -70,8 +90,12 @@ def create_app() -> FastAPI:
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     problems.install(app)
+    idempotency.install(app)
     # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
+    # Innermost first: the idempotency middleware holds a response until its outcome is committed;
+    # a change from an unknown key is refused before anything reads its body.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AuthenticateFirstMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
     app.add_middleware(MetricsMiddleware)
@@ -164,8 +188,12 @@ def create_app() -> FastAPI:
             params = op.setdefault("parameters", [])
             if not any(p.get("name") == "Idempotency-Key" for p in params):
                 params.append(idempotency.OPENAPI_PARAMETER)
-            op["responses"].setdefault("409", {"description": idempotency.OPENAPI_409, "content": {
-                problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}})
+            problem = {problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}
+            op["responses"].setdefault("409", {"description": idempotency.OPENAPI_409, "content": dict(problem)})
+            op["responses"].setdefault("400", {"description": idempotency.OPENAPI_400, "content": dict(problem)})
+            for code, response in op["responses"].items():
+                if code.startswith("2"):
+                    response.setdefault("headers", {})["Idempotent-Replayed"] = idempotency.OPENAPI_REPLAYED_HEADER
             op["responses"] = dict(sorted(op["responses"].items()))
         app.openapi_schema = schema
         return schema

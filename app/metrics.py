@@ -39,6 +39,12 @@ BATCH_ITEMS = Counter("jixiao_batch_items", "Batch items answered: stored, or re
 UNMATCHED = "unmatched"
 
 
+#: refused calls that no tenant can be told of: no key, or a key prefix nobody has (the audit log
+#: keeps the refusals of known keys; one permanent row per anonymous attempt would only fill it)
+ANONYMOUS_REFUSALS = Counter("jixiao_anonymous_refusals", "Calls refused with 401 without a known key, by reason",
+                             ["reason"])
+
+
 def record_assessment(via: str, status: str, grade: str | None) -> None:
     ASSESSMENTS.labels(via, status, grade or "none").inc()
 

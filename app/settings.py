@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     workers_outlive_app: bool = False
     #: Log level of the service.
     log_level: str = "INFO"
+    #: Hours an Idempotency-Key's stored outcome answers retries; then it is deleted.
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    #: Minutes between two deletions of expired Idempotency-Key records (0: never, e.g. a cron job does it).
+    idempotency_purge_minutes: int = Field(default=10, ge=0)
 
     @field_validator("database_url")
     @classmethod

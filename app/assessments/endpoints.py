@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app import metrics
+from app.api import idempotency
 from app.api.deps import (
     CursorQuery,
     LimitQuery,
@@ -74,8 +76,10 @@ async def create_assessment(request: Request) -> Response:
 def _create_assessment(raw: bytes, request: Request) -> Response:
     """Authorize, validate, score, store, audit and commit (one thread-pool hop)."""
     # Autocommit: the reads need no common snapshot and the only write (the row with its audit
-    # entry) is one statement, so BEGIN and COMMIT would only cost two round trips.
-    with request_session(request) as session, sql.autocommit(session):
+    # entry) is one statement, so BEGIN and COMMIT would only cost two round trips. With an
+    # Idempotency-Key, the key's lock, its record and the row share one transaction instead.
+    idempotent = idempotency.requested(request)
+    with request_session(request) as session, (nullcontext() if idempotent else sql.autocommit(session)):
         content_type = request.headers.get("content-type")
         prefix = key_prefix(bearer_key(request) or "")
         try:
@@ -95,12 +99,17 @@ def _create_assessment(raw: bytes, request: Request) -> Response:
             request.state.created_id = created
             return audit_params(session, request)
 
-        row = service.create(session, body, audit, found)  # the row and its audit entry: one statement
+        # After the unit, engagement and ruleset checks, before scoring: a retry is answered again here.
+        guard = (lambda: idempotency.guard(session, request, raw)) if idempotent else None
+        row = service.create(session, body, audit, found, guard=guard, commit=not idempotent)
         request.state.audited = True
-        metrics.record_assessment("single", row.status, row.grade)
+        response = Response(service.answer(row), status_code=201, media_type="application/json",
+                            headers={"Location": f"/v1/assessments/{row.id}"})
+        if idempotent:
+            finish(session, request, response)  # the key's outcome with the row, then COMMIT
         session.info["finished"] = True  # autocommit: stored already, the session's commit has nothing to do
-        return Response(service.answer(row), status_code=201, media_type="application/json",
-                        headers={"Location": f"/v1/assessments/{row.id}"})
+        metrics.record_assessment("single", row.status, row.grade)
+        return response
 
 
 @router.post("/v1/assessments:batch", dependencies=[SUBMIT_ASSESS_IN_ROUTE], operation_id="batchAssessments",
@@ -115,11 +124,12 @@ def batch_assessments(raw: RawBody, session: SessionDep, request: Request) -> Fa
     limit = get_settings().batch_max_items
     if len(body.items) > limit:
         raise PayloadTooLarge(f"at most {limit} items per batch")
+    idempotency.guard(session, request, raw)  # a retry is answered again here, before any work
     result = service.batch(session, body.items)
     request.state.audit_status = 200
     # Built by the service in BatchResult's shape (tests validate it against the model); orjson writes it directly.
     response = FastJSONResponse(result, status_code=200)
-    finish(session, request)
+    finish(session, request, response)  # the audit entry and the Idempotency-Key's outcome commit with the items
     metrics.record_batch(result["items"])  # committed
     return response
 

@@ -204,10 +204,12 @@ def _engaged(session: Session, unit_id: uuid.UUID, year: int) -> bool:
 
 def create(session: Session, body: AssessmentCreate,
            audit: Callable[[uuid.UUID], dict[str, Any]] | None = None,
-           found: tuple[Any, ...] | None = NOT_READ) -> Created:
+           found: tuple[Any, ...] | None = NOT_READ, *,
+           guard: Callable[[], None] | None = None, commit: bool = True) -> Created:
     """Score and store one assessment. ``audit`` gives the parameters of the request's audit entry
     (app.auth.deps.audit_params) for the new id; the entry is then written by the same statement,
-    and the transaction is committed right after it: the request's last write."""
+    and (``commit``) the transaction is committed right after it: the request's last write.
+    ``guard`` runs after every check and before scoring (the request's Idempotency-Key)."""
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year, found)
     if not owns(session, unit.tenant_id):
         # An audit firm under an engagement: granted years only, third-party assessments only.
@@ -222,6 +224,8 @@ def create(session: Session, body: AssessmentCreate,
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
             errors=[{"pointer": "/fiscal_year", "message": "no submission for this unit and year"}],
         )
+    if guard is not None:
+        guard()
     own = body.answers is not None or body.overrides is not None
     if own:  # the evaluator's own judgments replace the submission's (which stays as it is)
         sub = replace(sub, answers=sub.answers if body.answers is None else body.answers,
@@ -244,8 +248,10 @@ def create(session: Session, body: AssessmentCreate,
     # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
     if audit is None:
         sql.run(session, _INSERT, values)
-    else:  # the row and its audit entry (one statement), then COMMIT
+    elif commit:  # the row and its audit entry (one statement), then COMMIT
         sql.run_and_commit(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
+    else:
+        sql.run(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown, status, grade)
 

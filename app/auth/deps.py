@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.api import idempotency
 from app.api.problems import ProblemError
 from app.auth.keys import Principal, check, verify
 from app.db import sql
@@ -51,7 +52,9 @@ async def session_scope(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.rollback)
         raise
     finally:
-        if session.in_transaction():  # only after a failed rollback: closing would do I/O
+        if session.info.get("deferred"):
+            pass  # its transaction waits for the idempotency middleware to store the answer and commit
+        elif session.in_transaction():  # only after a failed rollback: closing would do I/O
             await run_in_threadpool(session.close)
         else:
             session.close()
@@ -74,7 +77,8 @@ def request_session(request: Request) -> Iterator[Session]:
             session.rollback()
         raise
     finally:
-        session.close()
+        if not session.info.get("deferred"):
+            session.close()
 
 
 def require_key(request: Request, *scopes: str) -> None:
@@ -90,14 +94,24 @@ def require_key(request: Request, *scopes: str) -> None:
 BEARER_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 
 
-def finish(session: Session, request: Request) -> None:
-    """Commit the request's unit of work: the audit entry of a successful change, then COMMIT.
-    A route that wrote its audit entry itself (:func:`audit_params`, in the statement of its
-    change) has set ``request.state.audited``."""
+def finish(session: Session, request: Request, answer: Any = None) -> None:
+    """Commit the request's unit of work: the audit entry of a successful change, the outcome of its
+    Idempotency-Key (app.api.idempotency), then COMMIT. A route that wrote its audit entry itself
+    (:func:`audit_params`, in the statement of its change) has set ``request.state.audited``.
+
+    ``answer``: the response the route built itself, stored for its Idempotency-Key; without one,
+    the key's transaction is handed to the idempotency middleware, which stores the response
+    FastAPI renders and commits before sending it."""
     if request.method in MUTATING and session.info.get("principal") is not None \
             and not getattr(request.state, "audited", False):
         sql.run(session, _AUDIT, audit_params(session, request))
         request.state.audited = True
+    if idempotency.claimed(request, session):
+        if answer is None:
+            idempotency.defer(request, session)
+            session.info["finished"] = True
+            return
+        idempotency.store(session, request, answer.status_code, answer.headers, bytes(answer.body))
     session.commit()
     session.info["finished"] = True
 
@@ -167,7 +181,14 @@ def require(scope: str) -> Callable[..., Any]:
         known: object = getattr(request.state, "principal", _UNVERIFIED)
         principal = await run_in_threadpool(verify, session, key) if known is _UNVERIFIED else known
         assert principal is None or isinstance(principal, Principal)
-        return _admit(session, request, principal, (scope,))
+        admitted = _admit(session, request, principal, (scope,))
+        if idempotency.requested(request):
+            # The key is authenticated and holds the scope: only now is the body read (hashed), and a
+            # stored outcome answered again (the routes behind these dependencies check nothing else
+            # before their effect; POST /v1/assessments guards in the route, after its unit check).
+            raw = await request.body()
+            await run_in_threadpool(idempotency.guard, session, request, raw)
+        return admitted
 
     check.__name__ = f"require_{scope}"
     return check

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from app.api import idempotency
 from app.api.deps import Route, SessionDep, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, NotFound, Unprocessable, responses
 from app.auth import keys
@@ -47,7 +48,11 @@ class KeyOut(BaseModel):
 
 
 class KeyCreated(KeyOut):
-    key: str = Field(description="The key itself. Shown once: only a hash is stored.")
+    key: str | None = Field(description=(
+        "The key itself. Shown once: only a hash is stored. `null` in a replay of the creation "
+        "(`Idempotent-Replayed: true`, `key_withheld: true`): the key is never stored, so a lost "
+        "key is revoked and a new one created."))
+    key_withheld: bool = Field(default=False, description="True when this answer is a replay without the key")
 
 
 class KeyList(BaseModel):
@@ -121,7 +126,8 @@ def create_key(body: KeyCreate, session: SessionDep, response: Response, request
     request.state.created_id = row.id
     response.headers["Location"] = f"/v1/keys/{row.id}"
     response.headers["Cache-Control"] = "no-store"
-    return {**_key_out(row), "key": key}
+    idempotency.redact(request, key=None, key_withheld=True)  # a replay answers without the secret
+    return {**_key_out(row), "key": key, "key_withheld": False}
 
 
 @router.get("/v1/keys", dependencies=[ADMIN], operation_id="listKeys", summary="List API keys",

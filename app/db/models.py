@@ -172,18 +172,23 @@ class Assessment(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a POST carrying an Idempotency-Key."""
+    """The successful answer to a POST carrying an Idempotency-Key, stored in the transaction of its
+    effect (app.api.idempotency). Keyed by the API key that made the request; expires."""
 
     __tablename__ = "idempotency_keys"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
     route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     request_hash: Mapped[str] = mapped_column(String(80))
     status_code: Mapped[int] = mapped_column(Integer)
     headers: Mapped[dict[str, Any]] = mapped_column(JsonB)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    __table_args__ = (CheckConstraint("status_code BETWEEN 200 AND 299", name="success_only"),)
 
 
 class Tenant(Base):

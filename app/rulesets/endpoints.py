@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from app.api.deps import Route, SessionDep
 from app.api.problems import responses
@@ -99,7 +99,6 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
              status_code=status.HTTP_201_CREATED, response_model=RulesetDetail, responses=responses(409, 422))
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response, request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> dict[str, Any]:
     """Store a new, immutable ruleset version. Registering identical content again answers 200."""
     rs, created = service.register(session, body.content)
