@@ -16,8 +16,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.api import idempotency, problems
+from app.api import docs, idempotency, problems, request_id
 from app.api.body_limit import BodyLimitMiddleware
+from app.api.caching import ConditionalGetMiddleware
 from app.api.examples import SCHEMA_EXAMPLES
 from app.api.idempotency import IdempotencyMiddleware
 from app.assessments import workers
@@ -86,19 +87,22 @@ async def _purge_idempotency() -> None:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level)
+    request_id.configure_logging(settings.log_level)
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    docs.install(app)  # /docs and /redoc with their assets served here: no CDN (intranets have no internet)
     problems.install(app)
     idempotency.install(app)
     # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
     # Innermost first: the idempotency middleware holds a response until its outcome is committed;
     # a change from an unknown key is refused before anything reads its body.
+    app.add_middleware(ConditionalGetMiddleware)  # ETag and 304 on the routes' authorized answers
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuthenticateFirstMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(request_id.middleware)  # outermost: every answer and log line has its id
     app.include_router(rulesets_router)
     app.include_router(units_router)
     app.include_router(submissions_router)

@@ -155,7 +155,11 @@ _AUDIT_OUT: Any = {'id': 15,
  'path': '/v1/engagements',
  'resource_ids': {'created': '7e7cebf6-1bab-5abb-9e7e-7a828d21297d'},
  'status': 201,
- 'refused': False}
+ 'refused': False,
+ 'request_id': '5f0c6f0e-3a8d-4d51-9a43-2b1c7de0a7f1',
+ 'resource_type': 'engagement',
+ 'resource_id': '7e7cebf6-1bab-5abb-9e7e-7a828d21297d',
+ 'unit_id': '3b0bd0a4-2e9c-5d2b-8f1e-5c8a0c7f2d11'}
 
 _AUDIT_PAGE: Any = {'items': [_AUDIT_OUT], 'next_cursor': 'WzE1XQ'}
 

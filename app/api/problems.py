@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import orjson
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -51,6 +52,7 @@ class ProblemDetail(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
+    request_id: str | None = Field(default=None, description="The request's `X-Request-Id`: quote it to support")
 
 
 class ProblemError(Exception):
@@ -122,6 +124,9 @@ def problem_response(
         body["errors"] = errors
     if extra:
         body.update(extra)
+    rid = correlation_id.get()
+    if rid:
+        body["request_id"] = rid
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -95,6 +95,8 @@ def _create_assessment(raw: bytes, request: Request) -> Response:
             authorize(session, request)  # 401/403 before anything about the body
             body = parse_body(AssessmentCreate, raw, content_type)
 
+        request.state.audit_unit_id = body.unit_id
+
         def audit(created: uuid.UUID) -> dict[str, Any]:
             request.state.created_id = created
             return audit_params(session, request)

@@ -7,6 +7,7 @@ log in the same transaction as the change itself, so no change can exist without
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api import idempotency
+from app.api import idempotency, request_id
 from app.api.problems import ProblemError
 from app.auth.keys import Principal, check, verify
 from app.db import sql
@@ -121,10 +122,34 @@ SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
 
 #: the audit entry of a successful change; :data:`AUDIT_VALUES` is its VALUES list, for a route
 #: that writes the entry in the same statement as its change (one round trip, see assessments)
-AUDIT_COLUMNS = "tenant_id, key_id, method, route, path, resource_ids, status, refused"
+AUDIT_COLUMNS = ("tenant_id, key_id, method, route, path, resource_ids, status, refused, request_id, "
+                 "resource_type, resource_id, unit_id")
 AUDIT_VALUES = ("%(audit_tenant)s, %(audit_key)s, %(audit_method)s, %(audit_route)s, %(audit_path)s, "
-                "%(audit_ids)s::jsonb, %(audit_status)s, false")
+                "%(audit_ids)s::jsonb, %(audit_status)s, false, %(audit_request_id)s, %(audit_resource_type)s, "
+                "%(audit_resource_id)s, %(audit_unit)s")
 _AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
+
+#: the resource a route changes, by the route template's first segments after /v1 (see :func:`describe`)
+_RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"), ("/v1/units", "unit"),
+              ("/v1/assessments:batch", "batch"), ("/v1/assessments", "assessment"), ("/v1/keys", "key"),
+              ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"))
+
+
+def describe(route: str, path_params: dict[str, Any], state: Any) -> tuple[str | None, str | None, str | None]:
+    """(resource type, resource id, unit id) of a call, for the audit log's filters: the record a
+    route created (``state.created_id``) or addressed by its path, and the unit it concerns
+    (a path's ``unit_id``, or ``state.audit_unit_id`` set by a route that knows it)."""
+    kind = next((name for prefix, name in _RESOURCES if route.startswith(prefix)), None)
+    created = getattr(state, "created_id", None) if not isinstance(state, dict) else state.get("created_id")
+    unit = path_params.get("unit_id") or (getattr(state, "audit_unit_id", None) if not isinstance(state, dict)
+                                          else state.get("audit_unit_id"))
+    ident: Any = created
+    if ident is None:
+        by_kind = {"unit": "unit_id", "key": "key_id", "engagement": "engagement_id", "assessment": "assessment_id"}
+        ident = path_params.get(by_kind.get(kind or "", ""))
+    if kind == "unit" and unit is None:
+        unit = ident
+    return kind, (str(ident)[:200] if ident is not None else None), (str(unit) if unit is not None else None)
 
 
 def audit_params(session: Session, request: Request) -> dict[str, Any]:
@@ -133,14 +158,25 @@ def audit_params(session: Session, request: Request) -> dict[str, Any]:
     scope = request.scope
     route = scope.get("route")
     status = getattr(request.state, "audit_status", None) or getattr(route, "status_code", None) or 200
-    ids: dict[str, Any] = {k: str(v) for k, v in scope.get("path_params", {}).items()}
+    path_params = scope.get("path_params", {})
+    ids: dict[str, Any] = {k: str(v) for k, v in path_params.items()}
     created = getattr(request.state, "created_id", None)
     if created is not None:
         ids["created"] = str(created)
     path: str = scope["path"]
+    template = getattr(route, "path", None) or path
+    kind, ident, unit = describe(template, path_params, request.state)
     return {"audit_tenant": principal.tenant_id, "audit_key": principal.key_id, "audit_method": scope["method"],
-            "audit_route": (getattr(route, "path", None) or path)[:200], "audit_path": path[:500],
-            "audit_ids": sql.dumps(ids), "audit_status": int(status)}
+            "audit_route": template[:200], "audit_path": path[:500],
+            "audit_ids": sql.dumps(ids), "audit_status": int(status), "audit_request_id": request_id.current(),
+            "audit_resource_type": kind, "audit_resource_id": ident, "audit_unit": uuid_or_none(unit)}
+
+
+def uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
 
 
 def bearer_key(request: Request) -> str | None:

@@ -81,6 +81,10 @@ class EngagementList(BaseModel):
     items: list[EngagementOut]
 
 
+AuditResource = Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset"]
+AuditOutcome = Literal["succeeded", "refused", "failed"]
+
+
 class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -93,6 +97,10 @@ class AuditOut(BaseModel):
     resource_ids: dict[str, Any]
     status: int
     refused: bool
+    request_id: str | None = Field(description="The request's X-Request-Id")
+    resource_type: AuditResource | None = Field(description="What the call changed or tried to change")
+    resource_id: str | None = Field(description="The id of that record (NAME@VERSION for a ruleset)")
+    unit_id: uuid.UUID | None = Field(description="The unit the call concerns, when it concerns one")
 
 
 class AuditPage(BaseModel):
@@ -168,6 +176,7 @@ def create_engagement(body: EngagementCreate, session: SessionDep, response: Res
     session.refresh(row)
     response.headers["Location"] = f"/v1/engagements/{row.id}"
     request.state.created_id = row.id
+    request.state.audit_unit_id = row.unit_id
     return row
 
 
@@ -181,11 +190,13 @@ def list_engagements(session: SessionDep) -> dict[str, Any]:
 
 @router.post("/v1/engagements/{engagement_id}:revoke", dependencies=[ADMIN], operation_id="revokeEngagement",
              summary="Revoke an engagement", response_model=EngagementOut, responses=responses(404))
-def revoke_engagement(engagement_id: Annotated[uuid.UUID, Path()], session: SessionDep) -> Engagement:
+def revoke_engagement(engagement_id: Annotated[uuid.UUID, Path()], session: SessionDep,
+                      request: Request) -> Engagement:
     """Only the granting tenant can revoke; the firm loses access on its next request."""
     row = session.get(Engagement, engagement_id)
     if row is None:
         raise NotFound(f"no engagement {engagement_id}")
+    request.state.audit_unit_id = row.unit_id
     if row.owner_tenant_id != current_tenant(session):
         raise Forbidden("only the tenant that granted an engagement can revoke it")
     if row.revoked_at is None:
@@ -201,7 +212,12 @@ def list_audit(
     method: Annotated[str | None, Query(description="POST, PUT, PATCH, DELETE or GET")] = None,
     status_code: Annotated[int | None, Query(alias="status", ge=100, le=599)] = None,
     refused: Annotated[bool | None, Query(description="Only refused (401/403) calls, or only others")] = None,
-    key_id: Annotated[uuid.UUID | None, Query()] = None,
+    key_id: Annotated[uuid.UUID | None, Query(description="Calls made with this key")] = None,
+    unit_id: Annotated[uuid.UUID | None, Query(description="Calls concerning this unit")] = None,
+    resource_type: Annotated[AuditResource | None, Query(description="Calls on this kind of record")] = None,
+    resource_id: Annotated[str | None, Query(max_length=200, description="Calls on this record (with resource_type)")] = None,
+    outcome: Annotated[AuditOutcome | None, Query(description="succeeded (2xx), refused (401/403) or failed (other errors)")] = None,
+    request_id: Annotated[str | None, Query(max_length=128, description="The call with this X-Request-Id")] = None,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
@@ -210,7 +226,15 @@ def list_audit(
     """The tenant's entries, newest first. Append-only: nothing in the API changes or deletes them."""
     stmt = select(AuditEntry).where(*equals(
         (AuditEntry.method, method.upper() if method else None), (AuditEntry.status, status_code),
-        (AuditEntry.refused, refused), (AuditEntry.key_id, key_id)))
+        (AuditEntry.refused, refused), (AuditEntry.key_id, key_id), (AuditEntry.unit_id, unit_id),
+        (AuditEntry.resource_type, resource_type), (AuditEntry.resource_id, resource_id),
+        (AuditEntry.request_id, request_id)))
+    if outcome == "succeeded":
+        stmt = stmt.where(AuditEntry.status < 400)
+    elif outcome == "refused":
+        stmt = stmt.where(AuditEntry.refused.is_(True))
+    elif outcome == "failed":
+        stmt = stmt.where(AuditEntry.status >= 400, AuditEntry.refused.is_(False))
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
     if until is not None:

@@ -12,7 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
+from app.api import request_id
 from app.api.problems import problem_response
+from app.auth.deps import describe, uuid_or_none
 from app.auth.keys import Principal, key_prefix
 
 log = logging.getLogger("jixiao.auth")
@@ -140,9 +142,10 @@ class AuditMiddleware:
             if replayed:
                 ids["idempotent_replay"] = "true"
             presented = _presented(scope) if principal is None else None
+            described = describe(template, scope.get("path_params") or {}, state)
             try:
                 await run_in_threadpool(_append, principal, presented, scope["method"], template, scope["path"],
-                                        ids, status)
+                                        ids, status, described)
             except Exception:  # noqa: BLE001 - never fail a request on the audit write; log it loudly
                 log.exception("audit log write failed for %s %s", scope["method"], template)
 
@@ -151,7 +154,7 @@ _OWNER = "SELECT id, tenant_id FROM api_keys WHERE prefix = %s"
 
 
 def _append(principal: Principal | None, presented: str | None, method: str, route: str, path: str,
-            ids: dict[str, Any], status: int) -> None:
+            ids: dict[str, Any], status: int, described: tuple[str | None, str | None, str | None]) -> None:
     from sqlalchemy import insert
 
     from app.db import sql
@@ -168,8 +171,10 @@ def _append(principal: Principal | None, presented: str | None, method: str, rou
                 metrics.ANONYMOUS_REFUSALS.labels("no_key" if not presented else "unknown_key").inc()
                 return
             key_id, tenant_id = owner
+        kind, ident, unit = described
         session.execute(insert(AuditEntry).values(
             tenant_id=tenant_id, key_id=key_id,
             method=method, route=route[:200], path=path[:500], resource_ids=ids, status=status,
-            refused=status in (401, 403),
+            refused=status in (401, 403), request_id=request_id.current(), resource_type=kind, resource_id=ident,
+            unit_id=uuid_or_none(unit),
         ))

@@ -248,5 +248,17 @@ class AuditEntry(Base):
     resource_ids: Mapped[dict[str, Any]] = mapped_column(JsonB)
     status: Mapped[int] = mapped_column(Integer)
     refused: Mapped[bool] = mapped_column(Boolean)
+    #: the request's X-Request-Id (migration 0007)
+    request_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    #: what the call changed or tried to change: unit, submission, assessment, batch, key, engagement, ruleset
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(200))
+    #: the unit the call concerns, when it concerns one
+    unit_id: Mapped[uuid.UUID | None] = mapped_column()
 
-    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),
+        Index("ix_audit_log_tenant_unit", "tenant_id", "unit_id", "id"),
+        Index("ix_audit_log_tenant_resource", "tenant_id", "resource_type", "resource_id", "id"),
+        Index("ix_audit_log_tenant_key", "tenant_id", "key_id", "id"),
+    )

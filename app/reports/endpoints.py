@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy.orm import Session
 
 from app.api.deps import Route, SessionDep
@@ -29,7 +29,22 @@ OtherPath = Annotated[uuid.UUID, Path(description="The other assessment")]
 
 def _ok(media_type: str, description: str, binary: bool) -> dict[int | str, dict[str, Any]]:
     schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}
-    return {200: {"description": description, "content": {media_type.split(";")[0]: {"schema": schema}}}}
+    content = {media_type.split(";")[0]: {"schema": schema}}
+    if binary:  # generic binary clients (and generated ones) ask for octet-stream: see _binary
+        content[OCTET_STREAM] = {"schema": schema}
+        description += "; the same bytes as `application/octet-stream` when the request's Accept asks for it"
+    return {200: {"description": description, "content": content}}
+
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def _binary(request: Request, media_type: str) -> str:
+    """The workbook's own media type, or ``application/octet-stream`` for a caller that accepts only
+    that (HTTP clients for binary downloads, clients generated from the OpenAPI document)."""
+    accept = request.headers.get("accept", "")
+    wanted = {part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()}
+    return OCTET_STREAM if OCTET_STREAM in wanted and media_type not in wanted else media_type
 
 
 def _filename_part(text: str) -> str:
@@ -91,7 +106,7 @@ def _names(header: ReportHeader, row: Assessment, ext: str, what: str = "评分�
             summary="The 评分表 as an Excel workbook", response_class=Response,
             responses={**_ok(XLSX_MEDIA_TYPE, "The workbook (sheets 评分表 and 指标明细)", binary=True),
                        **responses(404)})
-def get_report_xlsx(assessment_id: IdPath, session: SessionDep) -> Response:
+def get_report_xlsx(assessment_id: IdPath, session: SessionDep, request: Request) -> Response:
     """The official score sheet as it is printed: 一级/二级/三级 indicator names and 分值 in merged cells,
     指标说明, 评分标准, 得分 and 扣分事由 per scored indicator (rulesets with numbered sub-criteria get one row
     per sub-criterion and a 细则分值 column), 加减分项, the total and the grade at the foot, warnings under
@@ -101,7 +116,7 @@ def get_report_xlsx(assessment_id: IdPath, session: SessionDep) -> Response:
     row, result, rs, header = _context(session, assessment_id)
     body = render_xlsx(result, rs, header, _fact_labels())
     readable, fallback = _names(header, row, "xlsx")
-    return Response(body, media_type=XLSX_MEDIA_TYPE,
+    return Response(body, media_type=_binary(request, XLSX_MEDIA_TYPE),
                     headers={"Content-Disposition": _disposition("attachment", readable, fallback)})
 
 
@@ -142,7 +157,8 @@ def get_report_html(assessment_id: IdPath, session: SessionDep) -> Response:
             response_class=Response,
             responses={**_ok(XLSX_MEDIA_TYPE, "The workbook (sheets 评分对比 and 差异指标)", binary=True),
                        **responses(404, 422)})
-def get_comparison_xlsx(assessment_id: IdPath, other_id: OtherPath, session: SessionDep) -> Response:
+def get_comparison_xlsx(assessment_id: IdPath, other_id: OtherPath, session: SessionDep,
+                        request: Request) -> Response:
     """Two assessments of one unit and year (甲 = this one, 乙 = the other; typically 自评 against 第三方评价):
     every indicator in tree order with 分值, both scores, the difference (乙 − 甲) and both 扣分事由; rows
     whose scores differ are highlighted. A second sheet lists only the differing indicators, largest
@@ -154,5 +170,5 @@ def get_comparison_xlsx(assessment_id: IdPath, other_id: OtherPath, session: Ses
     body = render_comparison_xlsx(cmp, unit_name=unit_name, unit_code=unit.code if unit else None)
     readable = f"{_filename_part(unit_name)}-{a.fiscal_year}年度-评分对比.xlsx"
     fallback = f"comparison-{assessment_id}-{other_id}.xlsx"
-    return Response(body, media_type=XLSX_MEDIA_TYPE,
+    return Response(body, media_type=_binary(request, XLSX_MEDIA_TYPE),
                     headers={"Content-Disposition": _disposition("attachment", readable, fallback)})

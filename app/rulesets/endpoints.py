@@ -103,6 +103,7 @@ def register_ruleset(
     """Store a new, immutable ruleset version. Registering identical content again answers 200."""
     rs, created = service.register(session, body.content)
     response.headers["Location"] = f"/v1/rulesets/{rs.name}/{rs.version}"
+    request.state.created_id = rs.ref
     if not created:
         response.status_code = status.HTTP_200_OK
     request.state.audit_status = 201 if created else 200

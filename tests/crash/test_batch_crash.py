@@ -8,15 +8,9 @@ Run alone with ``pytest -m crash``; ``make test`` runs it too."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,52 +18,11 @@ from sqlalchemy import text
 
 from tests.api.factories import seed
 from tests.conftest import ALL_SCOPES, make_key
+from tests.served import Server
 
 pytestmark = [pytest.mark.crash, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 UNITS = 1000
 KILLS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """uvicorn in a process group of its own, so that SIGKILL takes its workers with it."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": database_url, "JIXIAO_LOG_LEVEL": "WARNING",
-                    "JIXIAO_WORKERS_OUTLIVE_APP": "0", "JIXIAO_BATCH_PROCESSES": "1",
-                    "JIXIAO_SCORING_PROCESSES": "0"}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=self.env, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
 
 
 def _batch(tag: str) -> dict:
@@ -93,7 +46,7 @@ def _counts(db_engine, tag: str) -> tuple[int, int, int]:  # type: ignore[no-unt
 def test_finding2_a_batch_killed_at_any_moment_is_stored_exactly_once(db_engine, database):
     _, key = make_key("crash-tenant", ALL_SCOPES)
     headers = {"Authorization": f"Bearer {key}"}
-    server = Server(database)
+    server = Server(database, JIXIAO_BATCH_PROCESSES="1")
     rng = random.Random(20261201)
     outcomes: list[str] = []
     try:

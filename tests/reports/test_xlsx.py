@@ -256,8 +256,22 @@ def test_report_routes_are_documented(client, fmt):
     assert op["tags"] == ["reports"]
     assert op["operationId"] == f"getAssessmentReport{fmt.capitalize()}"
     media = {"xlsx": XLSX_MEDIA_TYPE, "csv": "text/csv", "html": "text/html"}[fmt]
-    assert list(op["responses"]["200"]["content"]) == [media]
+    # binary reports also as application/octet-stream, for clients that ask for it (generated ones)
+    expected = [media, "application/octet-stream"] if fmt == "xlsx" else [media]
+    assert list(op["responses"]["200"]["content"]) == expected
     assert {"404", "503"} <= set(op["responses"])
+
+
+def test_a_binary_download_may_ask_for_octet_stream(client, assessed):
+    body, _unit, _data = assessed("001")
+    url = f"/v1/assessments/{body['id']}/report.xlsx"
+    plain = client.get(url)
+    assert plain.headers["content-type"] == XLSX_MEDIA_TYPE
+    binary = client.get(url, headers={"Accept": "application/octet-stream"})
+    assert binary.headers["content-type"] == "application/octet-stream"
+    assert binary.content == plain.content
+    both = client.get(url, headers={"Accept": f"application/octet-stream, {XLSX_MEDIA_TYPE}"})
+    assert both.headers["content-type"] == XLSX_MEDIA_TYPE
 
 
 def test_a_changed_ruleset_is_noted_under_the_table(client, assessed, db_engine):
