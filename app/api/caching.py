@@ -8,10 +8,10 @@ the caller: a 304 tells nothing a 200 would not have told the same key, and a re
 403, 404) is never turned into one. Every answer depends on the key that asked (its tenant), so
 it is marked ``Vary: Authorization`` and ``private``: shared caches keep none of it.
 
-Assessments never change (a new scoring is a new assessment), so everything under
-``/v1/assessments/{id}`` (summary, breakdown, inputs, comparisons, reports) may be cached for a
-year without asking again (``immutable``); everything else is revalidated on each use
-(``no-cache``: a cache keeps it, but asks with its tag first).
+Assessments never change (a new scoring is a new assessment), so an assessment's summary,
+breakdown, inputs and comparisons may be cached for a year without asking again (``immutable``);
+everything else, reports included, is revalidated on each use (``no-cache``: a cache keeps it,
+but asks with its tag first).
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
-_IMMUTABLE_ROUTES = ("/v1/assessments/{assessment_id}",)
+#: an assessment's own documents: built from its stored row only (the reports are not: they print the
+#: unit's current name and note a ruleset changed since, so they are revalidated like the rest)
+_IMMUTABLE_ROUTES = {"/v1/assessments/{assessment_id}", "/v1/assessments/{assessment_id}/breakdown",
+                     "/v1/assessments/{assessment_id}/inputs", "/v1/assessments/{assessment_id}/comparison/{other_id}"}
 
 
 def matches(if_none_match: str, etag: str) -> bool:
@@ -66,7 +69,7 @@ class ConditionalGetMiddleware:
             headers["ETag"] = etag
         route = getattr(scope.get("route"), "path", "")
         if "cache-control" not in headers:
-            headers["Cache-Control"] = IMMUTABLE if route.startswith(_IMMUTABLE_ROUTES) else REVALIDATE
+            headers["Cache-Control"] = IMMUTABLE if route in _IMMUTABLE_ROUTES else REVALIDATE
         headers.append("Vary", "Authorization")
         condition = Headers(scope=scope).get("if-none-match")
         if condition is not None and matches(condition, etag):

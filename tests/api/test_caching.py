@@ -36,13 +36,18 @@ def test_a_changed_resource_gets_a_new_tag(client):
 def test_assessments_are_cached_for_ever(client):
     unit, _ = seed_unit_with_submission(client, "001")
     created = assess(client, unit["id"], 2023, "shenzhen-yantian@2023").json()
-    for suffix in ("", "/breakdown", "/inputs", "/report.csv"):
+    for suffix in ("", "/breakdown", "/inputs"):
         r = client.get(f"/v1/assessments/{created['id']}{suffix}")
         assert r.status_code == 200
         assert "immutable" in r.headers["cache-control"]
         assert client.get(f"/v1/assessments/{created['id']}{suffix}",
                           headers={"If-None-Match": r.headers["etag"]}).status_code == 304
     assert client.get("/v1/assessments").headers["cache-control"] == "private, no-cache"
+    # a report prints the unit's current name: revalidated, not immutable
+    report = client.get(f"/v1/assessments/{created['id']}/report.csv")
+    assert report.headers["cache-control"] == "private, no-cache"
+    assert client.get(f"/v1/assessments/{created['id']}/report.csv",
+                      headers={"If-None-Match": report.headers["etag"]}).status_code == 304
 
 
 def test_a_tag_tells_another_tenant_nothing(client, db_engine):
