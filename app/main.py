@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.api import docs, idempotency, problems, request_id
+from app.api import docs, idempotency, openapi_headers, problems, request_id
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.caching import ConditionalGetMiddleware
 from app.api.examples import SCHEMA_EXAMPLES
@@ -199,6 +199,7 @@ def create_app() -> FastAPI:
                 if code.startswith("2"):
                     response.setdefault("headers", {})["Idempotent-Replayed"] = idempotency.OPENAPI_REPLAYED_HEADER
             op["responses"] = dict(sorted(op["responses"].items()))
+        openapi_headers.declare(schema)  # X-Request-Id, ETag/304, Location, Retry-After
         app.openapi_schema = schema
         return schema
 

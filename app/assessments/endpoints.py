@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from app.api.deps import (
     json_body,
     parse_body,
 )
+from app.api.enums import AssessmentKind, AssessmentStatus, BreakdownView, IndicatorStatus
 from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
 from app.assessments import service
 from app.assessments.schemas import (
@@ -144,8 +145,8 @@ def list_assessments(
     fiscal_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
     ruleset: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None,
     grade: Annotated[str | None, Query(description="优, 良, 中 or 差")] = None,
-    kind: Annotated[Literal["self", "third_party"] | None, Query()] = None,
-    status_: Annotated[Literal["complete", "incomplete"] | None, Query(alias="status")] = None,
+    kind: Annotated[AssessmentKind | None, Query()] = None,
+    status_: Annotated[AssessmentStatus | None, Query(alias="status")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> dict[str, Any]:
@@ -174,9 +175,9 @@ def get_assessment(assessment_id: IdPath, session: SessionDep) -> FastJSONRespon
             summary="Get the indicator breakdown", response_model=Breakdown, responses=responses(404, 422))
 def get_breakdown(
     assessment_id: IdPath, session: SessionDep,
-    view: Annotated[Literal["tree", "flat"], Query(description="tree (nested) or flat (one row per indicator)")] = "tree",
+    view: Annotated[BreakdownView, Query(description="tree (nested) or flat (one row per indicator)")] = "tree",
     level: Annotated[int | None, Query(ge=1, le=6, description="Only indicators of this level (1 = 一级)")] = None,
-    status_: Annotated[Literal["scored", "missing_facts", "not_applicable", "judgment_pending", "overridden"] | None,
+    status_: Annotated[IndicatorStatus | None,
                        Query(alias="status")] = None,
     lost_points: Annotated[bool, Query(description="Only indicators that lost points")] = False,
 ) -> FastJSONResponse:
@@ -214,7 +215,7 @@ def get_cohort(
     fiscal_year: Annotated[int, Query(ge=1990, le=2100)],
     region: Annotated[str | None, Query()] = None,
     parent_id: Annotated[uuid.UUID | None, Query(description="Units under this parent (a bureau's schools)")] = None,
-    kind: Annotated[Literal["self", "third_party"] | None, Query()] = None,
+    kind: Annotated[AssessmentKind | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="Length of the ranking")] = 100,
 ) -> FastJSONResponse:
     """Count, mean, min, max, grade distribution and ranking of the latest complete assessment of each unit."""

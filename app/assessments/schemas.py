@@ -2,17 +2,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["self", "third_party"]
+from app.api.enums import (
+    AssessmentKind,
+    AssessmentStatus,
+    BreakdownView,
+    GradeCode,
+    IndicatorStatus,
+    Judgments,
+    request_body,
+    request_schema,
+)
+from app.api.problems import ProblemDetail
+
+Kind = AssessmentKind
+KIND_LABEL = Field(description="自评 or 第三方评价: the label of `kind`, as the reports print it", examples=["自评"])
 
 
 class AssessmentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body({
         "unit_id": "6f1c2d1e-8a55-4a0c-9d0e-3b2f1f7d9a10", "fiscal_year": 2023, "ruleset": "shenzhen-yantian",
-        "kind": "self", "evaluator": "深圳市盐港中学"}]})
+        "kind": "self", "evaluator": "深圳市盐港中学"}))
 
     unit_id: uuid.UUID
     fiscal_year: int = Field(ge=1990, le=2100)
@@ -60,7 +73,9 @@ class IndicatorResult(BaseModel):
     points_available: str = Field(description="分值 after points moved from not-applicable indicators")
     score: str | None = Field(description="Adopted score (None while missing facts or judgment)")
     computed_score: str | None = Field(description="Score computed by the rule, before any override")
-    status: Literal["scored", "missing_facts", "not_applicable", "judgment_pending", "overridden"]
+    status: IndicatorStatus
+    status_label: str = Field(description="The label of `status` (已评分, 缺少数据, 不适用, 待评价人判定, 评价人调整)",
+                              examples=["已评分"])
     points_lost: str | None = None
     rule: str | None = None
     formula: str | None = None
@@ -96,12 +111,17 @@ class AssessmentSummary(BaseModel):
     fiscal_year: int
     submission_version: int
     kind: Kind
+    kind_label: str = KIND_LABEL
     evaluator: str
     created_at: datetime
     ruleset: RulesetRef
-    status: Literal["complete", "incomplete"]
+    status: AssessmentStatus
+    status_label: str = Field(description="完整 or 不完整: the label of `status`", examples=["完整"])
     total: str = Field(examples=["93.97"])
-    grade: str | None = Field(examples=["优"])
+    grade: str | None = Field(description="The grade as the ruleset names it (the national 优, 良, 中, 差); "
+                                          "null while the assessment is incomplete", examples=["优"])
+    grade_code: GradeCode | None = Field(description="The code of a national grade: excellent (优), good (良), "
+                                                     "fair (中), poor (差); null for another scale's grade")
     points_total: str
     base_total: str
     adjustments_total: str
@@ -128,7 +148,7 @@ class AssessmentInputs(BaseModel):
     submission_version: int = Field(description="The version of the unit's submission whose facts were scored")
     submission_hash: str = Field(description="Content hash of that submission version (facts, answers, overrides)",
                                  examples=["sha256:3f1a…"])
-    judgments: Literal["submission", "assessment"] = Field(
+    judgments: Judgments = Field(
         description="Whose answers and overrides were used: the submission's, or the evaluator's own, sent "
                     "with the assessment (a third-party evaluation)")
     facts: dict[str, Any] = Field(description="The facts, in stored form (amounts as decimal text, percentages "
@@ -139,7 +159,7 @@ class AssessmentInputs(BaseModel):
 
 class Breakdown(BaseModel):
     assessment_id: uuid.UUID
-    view: Literal["tree", "flat"]
+    view: BreakdownView
     items: list[IndicatorResult]
 
 
@@ -151,8 +171,8 @@ class IndicatorDiff(BaseModel):
     score_a: str | None
     score_b: str | None
     difference: str | None = Field(description="score_b − score_a")
-    status_a: str | None
-    status_b: str | None
+    status_a: IndicatorStatus | None
+    status_b: IndicatorStatus | None
     deductions_a: list[Deduction] = []
     deductions_b: list[Deduction] = []
 
@@ -174,6 +194,7 @@ class CohortMember(BaseModel):
     assessment_id: uuid.UUID
     total: str
     grade: str | None
+    grade_code: GradeCode | None
 
 
 class Cohort(BaseModel):
@@ -183,8 +204,8 @@ class Cohort(BaseModel):
     parent_id: uuid.UUID | None
     count: int
     mean: str | None
-    min: str | None
-    max: str | None
+    minimum: str | None = Field(description="The lowest total")
+    maximum: str | None = Field(description="The highest total")
     grades: dict[str, int]
     ranking: list[CohortMember]
 
@@ -200,7 +221,7 @@ class BatchUnit(BaseModel):
 class BatchItem(BaseModel):
     """One unit's submission and assessment in a batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_schema)
     unit: BatchUnit = Field(description="Found by code, created when new")
     fiscal_year: int = Field(ge=1990, le=2100)
     facts: dict[str, Any] = Field(default_factory=dict)
@@ -229,8 +250,9 @@ class BatchItemResult(BaseModel):
     location: str | None = None
     total: str | None = None
     grade: str | None = None
-    assessment_status: str | None = None
-    problem: dict[str, Any] | None = None
+    grade_code: GradeCode | None = None
+    assessment_status: AssessmentStatus | None = None
+    problem: ProblemDetail | None = Field(default=None, description="Why the item was refused (nothing of it is stored)")
 
 
 class BatchResult(BaseModel):

@@ -25,13 +25,32 @@ from app.auth.scoping import current_tenant, owns
 from app.db import packed, sql
 from app.db.models import Assessment, Submission, Unit
 from app.db.query import equals, keyset_page
+from app.engine.labels import ASSESSMENT_STATUS_LABELS, INDICATOR_STATUS_LABELS, KIND_LABELS, grade_code
 from app.engine.rules import CohortRelative, fmt
 from app.engine.ruleset import Ruleset
 from app.rulesets import service as rulesets
 from app.submissions import service as submissions
 
-SUMMARY_KEYS = ("ruleset", "status", "total", "grade", "points_total", "base_total", "adjustments_total",
-                "warnings", "missing_facts", "missing_answers", "adjustments")
+SUMMARY_KEYS = ("ruleset", "status", "status_label", "total", "grade", "grade_code", "points_total", "base_total",
+                "adjustments_total", "warnings", "missing_facts", "missing_answers", "adjustments")
+
+
+def _labelled(result: dict[str, Any]) -> dict[str, Any]:
+    """A stored breakdown with the labels of its codes (app.engine.labels): assessments stored before
+    the engine wrote them get them here, on the way out."""
+    if "status_label" in result:
+        return result
+    result["status_label"] = ASSESSMENT_STATUS_LABELS[result["status"]]
+    result["grade_code"] = grade_code(result.get("grade"))
+
+    def walk(node: dict[str, Any]) -> None:
+        node["status_label"] = INDICATOR_STATUS_LABELS.get(node["status"], node["status"])
+        for child in node.get("children") or ():
+            walk(child)
+
+    for node in result["indicators"]:
+        walk(node)
+    return result
 
 
 def _cohort_means(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, facts: dict[str, Any],
@@ -261,8 +280,8 @@ def answer(row: Created) -> bytes:
     as is (no second serialisation of the ~14 KB breakdown)."""
     head = orjson.dumps({
         "id": row.id, "unit_id": row.unit_id, "fiscal_year": row.fiscal_year,
-        "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,
-        "created_at": row.created_at.isoformat(),
+        "submission_version": row.submission_version, "kind": row.kind, "kind_label": KIND_LABELS[row.kind],
+        "evaluator": row.evaluator, "created_at": row.created_at.isoformat(),
     })
     return head[:-1] + b"," + row.breakdown[1:]
 
@@ -270,10 +289,10 @@ def answer(row: Created) -> bytes:
 def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(row.id), "unit_id": str(row.unit_id), "fiscal_year": row.fiscal_year,
-        "submission_version": row.submission_version, "kind": row.kind, "evaluator": row.evaluator,
-        "created_at": row.created_at.isoformat(),
+        "submission_version": row.submission_version, "kind": row.kind, "kind_label": KIND_LABELS[row.kind],
+        "evaluator": row.evaluator, "created_at": row.created_at.isoformat(),
     }
-    result = row.result
+    result = _labelled(row.result)
     for key in SUMMARY_KEYS:
         out[key] = result[key]
     if with_indicators:
@@ -331,7 +350,7 @@ def flatten(nodes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def breakdown(row: Assessment, view: str, level: int | None, status: str | None, lost_points: bool) -> list[dict[str, Any]]:
-    tree = row.result["indicators"]
+    tree = _labelled(row.result)["indicators"]
 
     def keep(n: dict[str, Any]) -> bool:
         if level is not None and n["level"] != level:
@@ -423,13 +442,14 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
             rank = i + 1
         previous = Decimal(r.total)
         ranking.append({"rank": rank, "unit_id": r.unit_id, "unit_code": r.code, "unit_name": r.name,
-                        "assessment_id": r.id, "total": fmt(Decimal(r.total)), "grade": r.grade})
+                        "assessment_id": r.id, "total": fmt(Decimal(r.total)), "grade": r.grade,
+                        "grade_code": grade_code(r.grade)})
     q = Decimal("0.01")
     return {
         "ruleset": ruleset, "fiscal_year": fiscal_year, "region": region, "parent_id": parent_id,
         "count": len(rows),
         "mean": fmt((sum(totals, Decimal(0)) / len(totals)).quantize(q)) if totals else None,
-        "min": fmt(min(totals)) if totals else None, "max": fmt(max(totals)) if totals else None,
+        "minimum": fmt(min(totals)) if totals else None, "maximum": fmt(max(totals)) if totals else None,
         "grades": grades, "ranking": ranking,
     }
 
@@ -438,13 +458,14 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
 
 
 def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": f"https://jixiao.dev/problems/{exc.slug}", "title": exc.title,
-                            "status": exc.status}
-    if exc.detail:
-        body["detail"] = exc.detail
+    """An item's problem, in ProblemDetail's JSON exactly (every field, null when it does not apply),
+    its pointers under ``/items/N``."""
+    errors = None
     if exc.errors:
-        body["errors"] = [{**e, "pointer": f"/items/{index}{e['pointer']}"} if "pointer" in e else e for e in exc.errors]
-    return body
+        errors = [{"pointer": f"/items/{index}{e['pointer']}" if e.get("pointer") else None,
+                   "parameter": e.get("parameter"), "message": e["message"]} for e in exc.errors]
+    return {"type": f"https://jixiao.dev/problems/{exc.slug}", "title": exc.title, "status": exc.status,
+            "detail": exc.detail or None, "instance": None, "errors": errors, "request_id": None}
 
 
 _CHUNK = 100
@@ -474,7 +495,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
     # Every item answers every BatchItemResult field (null when it does not apply).
     results: list[dict[str, Any]] = [
         {"index": i, "status": 0, "unit_id": None, "assessment_id": None, "location": None, "total": None,
-         "grade": None, "assessment_status": None, "problem": None} for i in range(len(items))]
+         "grade": None, "grade_code": None, "assessment_status": None, "problem": None} for i in range(len(items))]
     rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
     candidates: list[Candidate] = []
     chunks: list[list[Candidate]] = []
@@ -579,7 +600,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 "result": stored_breakdown, "created_at": now,
             })
             results[i].update(status=201, unit_id=uid, assessment_id=aid, location=f"/v1/assessments/{aid}",
-                              total=total, grade=grade, assessment_status=status)
+                              total=total, grade=grade, grade_code=grade_code(grade), assessment_status=status)
         write(unit_rows, sub_rows, assess_rows)
     return _batch_summary(results)
 

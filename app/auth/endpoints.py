@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.api import idempotency
 from app.api.deps import Route, SessionDep, decode_cursor, encode_cursor
-from app.api.problems import BadRequest, NotFound, Unprocessable, responses
+from app.api.enums import AuditOutcome, AuditResource, Scope, request_body, request_schema
+from app.api.problems import BadRequest, Conflict, NotFound, Unprocessable, responses
 from app.auth import keys
 from app.auth.deps import ADMIN, READ, Forbidden
 from app.auth.scoping import current_tenant
@@ -21,7 +22,6 @@ from app.db.query import equals, keyset_page
 
 router = APIRouter(route_class=Route, tags=["access"])
 
-Scope = Literal["read", "submit", "assess", "admin"]
 
 
 class TenantOut(BaseModel):
@@ -30,8 +30,8 @@ class TenantOut(BaseModel):
 
 
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"name": "智慧财政平台 生产", "scopes": ["read", "submit", "assess"]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body(
+        {"name": "智慧财政平台 生产", "scopes": ["read", "submit", "assess"]}))
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Scope] = Field(min_length=1)
     expires_at: datetime | None = Field(default=None, description="Optional expiry (with time zone)")
@@ -41,7 +41,7 @@ class KeyOut(BaseModel):
     id: uuid.UUID
     name: str
     prefix: str = Field(description="The public part of the key, e.g. jx_1a2b3c4d")
-    scopes: list[str]
+    scopes: list[Scope]
     expires_at: datetime | None
     revoked_at: datetime | None
     created_at: datetime
@@ -60,7 +60,7 @@ class KeyList(BaseModel):
 
 
 class EngagementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_schema)
     firm_tenant_id: uuid.UUID = Field(description="The audit firm's tenant (it reads it from GET /v1/tenant)")
     unit_id: uuid.UUID
     fiscal_years: list[int] = Field(min_length=1, description="Years the firm may read and assess")
@@ -79,10 +79,6 @@ class EngagementOut(BaseModel):
 
 class EngagementList(BaseModel):
     items: list[EngagementOut]
-
-
-AuditResource = Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset"]
-AuditOutcome = Literal["succeeded", "refused", "failed"]
 
 
 class AuditOut(BaseModel):
@@ -158,7 +154,7 @@ def revoke_key(key_id: Annotated[uuid.UUID, Path()], session: SessionDep) -> dic
 
 @router.post("/v1/engagements", dependencies=[ADMIN], operation_id="createEngagement",
              summary="Grant an audit firm access to a unit", status_code=status.HTTP_201_CREATED,
-             response_model=EngagementOut, responses=responses(404, 422))
+             response_model=EngagementOut, responses=responses(404, 409, 422))
 def create_engagement(body: EngagementCreate, session: SessionDep, response: Response, request: Request) -> Engagement:
     """The firm's keys may then read the unit and its submissions and assessments of the named years,
     and submit `third_party` assessments for them, until the engagement is revoked."""
@@ -169,8 +165,16 @@ def create_engagement(body: EngagementCreate, session: SessionDep, response: Res
     if body.firm_tenant_id == tid or session.get(Tenant, body.firm_tenant_id) is None:
         raise Unprocessable("firm_tenant_id must be another existing tenant",
                             errors=[{"pointer": "/firm_tenant_id", "message": "not another tenant"}])
+    years = sorted(set(body.fiscal_years))
+    same = session.scalar(select(Engagement).where(
+        Engagement.owner_tenant_id == tid, Engagement.firm_tenant_id == body.firm_tenant_id,
+        Engagement.unit_id == unit.id, Engagement.fiscal_years == years, Engagement.revoked_at.is_(None)))
+    if same is not None:  # a retry or a double click: the grant exists already, point to it
+        raise Conflict(f"an identical active engagement exists: /v1/engagements/{same.id}",
+                       errors=[{"pointer": "/unit_id", "message": "already granted to this firm for these years"}],
+                       headers={"Location": f"/v1/engagements/{same.id}"})
     row = Engagement(id=uuid.uuid4(), owner_tenant_id=tid, firm_tenant_id=body.firm_tenant_id, unit_id=unit.id,
-                     fiscal_years=sorted(set(body.fiscal_years)))
+                     fiscal_years=years)
     session.add(row)
     session.flush()
     session.refresh(row)
@@ -180,10 +184,11 @@ def create_engagement(body: EngagementCreate, session: SessionDep, response: Res
     return row
 
 
-@router.get("/v1/engagements", dependencies=[ADMIN], operation_id="listEngagements", summary="List engagements",
+@router.get("/v1/engagements", dependencies=[READ], operation_id="listEngagements", summary="List engagements",
             response_model=EngagementList, responses=responses())
 def list_engagements(session: SessionDep) -> dict[str, Any]:
-    """Engagements the tenant granted or was granted."""
+    """Engagements the tenant granted or was granted (an audit firm's `read` key sees the units it may
+    evaluate, and for which years)."""
     rows = session.scalars(select(Engagement).order_by(Engagement.created_at, Engagement.id))
     return {"items": [EngagementOut.model_validate(r) for r in rows]}
 

@@ -4,7 +4,8 @@ A listener on the Session adds ``with_loader_criteria`` for every tenant-owned m
 every ORM statement of a session whose ``info["principal"]`` is set. Endpoints never
 filter by tenant themselves, so a new query cannot forget to. A tenant sees its own rows;
 an audit firm also sees the units, submissions and assessments granted to it by an
-engagement (unit and fiscal years) until the engagement is revoked.
+engagement (unit and fiscal years) until the engagement is revoked, and, after that, still the
+assessments it made itself.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def _criteria(tid: uuid.UUID) -> dict[type, Any]:
         Unit: with_loader_criteria(Unit, or_(Unit.tenant_id == tid, Unit.id == any_(granted)), include_aliases=True),
         Submission: with_loader_criteria(
             Submission, or_(Submission.tenant_id == tid, granted_year(Submission)), include_aliases=True),
+        # an audit firm keeps reading the assessments it made itself after its engagement ends
         Assessment: with_loader_criteria(
-            Assessment, or_(Assessment.tenant_id == tid, granted_year(Assessment)), include_aliases=True),
+            Assessment, or_(Assessment.tenant_id == tid, Assessment.assessed_by_tenant_id == tid,
+                            granted_year(Assessment)), include_aliases=True),
         RulesetVersion: with_loader_criteria(RulesetVersion, RulesetVersion.tenant_id == tid, include_aliases=True),
         IdempotencyRecord: with_loader_criteria(IdempotencyRecord, IdempotencyRecord.tenant_id == tid,
                                                 include_aliases=True),

@@ -168,6 +168,7 @@ class Assessment(Base):
         Index("ix_assessments_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_assessments_tenant_grade_created", "tenant_id", "grade", "created_at", "id"),
         Index("ix_assessments_tenant_kind_created", "tenant_id", "kind", "created_at", "id"),
+        Index("ix_assessments_assessor_created", "assessed_by_tenant_id", "created_at", "id"),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.engine.errors import InvalidInput, Problem
 from app.engine.facts import Vocabulary
+from app.engine.labels import ASSESSMENT_STATUS_LABELS, INDICATOR_STATUS_LABELS, grade_code
 from app.engine.rules import (
     MISSING_FACTS,
     NOT_APPLICABLE,
@@ -522,6 +523,7 @@ def indicator_dict(r: IndicatorResult, vocabulary: Vocabulary | None = None, *, 
         "score": score_text,
         "computed_score": None if r.computed is None else (score_text if r.computed == score_ else fmt(r.computed)),
         "status": r.status,
+        "status_label": INDICATOR_STATUS_LABELS[r.status],
         "points_lost": None if score_ is None else ("0" if score_ == r.points else fmt(r.points - score_)),
     }
     if not ind.children:
@@ -573,8 +575,10 @@ def to_dict(a: Assessment, vocabulary: Vocabulary | None = None) -> dict[str, An
             "content_hash": rs.content_hash,
         },
         "status": a.status,
+        "status_label": ASSESSMENT_STATUS_LABELS[a.status],
         "total": fmt(a.total),
         "grade": a.grade,
+        "grade_code": grade_code(a.grade),
         "points_total": fmt(rs.total_points),
         "base_total": fmt(a.base_total),
         "adjustments_total": fmt(a.adjustments_total),

@@ -26,16 +26,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-KIND_LABELS = {"self": "自评", "third_party": "第三方评价"}
-STATUS_LABELS = {
-    "scored": "已评分",
-    "overridden": "评价人调整",
-    "not_applicable": "不适用",
-    "judgment_pending": "待评价人判定",
-    "missing_facts": "缺少数据",
-    "complete": "完整",
-    "incomplete": "不完整",
-}
+from app.engine.labels import KIND_LABELS as KIND_LABELS
+from app.engine.labels import STATUS_LABELS as STATUS_LABELS
+
 _NUMERALS = "一二三四五六七八九十"
 STRUCTURE_LEVELS = 3  # 一级 / 二级 / 三级 get their own columns; deeper levels are 评分细则 rows
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.enums import request_body
+
 EXAMPLE: dict[str, Any] = {
     "facts": {"procurement_planned": "326.61", "procurement_actual": "318.98", "staff_authorized": 226,
               "satisfaction_rate": "96%", "financial_violation": False},
@@ -17,7 +19,7 @@ EXAMPLE: dict[str, Any] = {
 class SubmissionIn(BaseModel):
     """A unit's data for one fiscal year: facts, checklist answers, judgments, overrides."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body(EXAMPLE))
 
     facts: dict[str, Any] = Field(
         default_factory=dict,

@@ -5,12 +5,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.enums import request_body
+
 CODE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$"
 
 
 class UnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "code": "91440300MB2C12345X", "name": "深圳市盐港中学", "kind": "school", "region": "广东省深圳市盐田区"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body({
+        "code": "91440300MB2C12345X", "name": "深圳市盐港中学", "kind": "school", "region": "广东省深圳市盐田区"}))
 
     code: str = Field(pattern=CODE_PATTERN, description="预算单位编码 or 统一社会信用代码")
     name: str = Field(min_length=1, max_length=200)

@@ -8,6 +8,9 @@ by unit and by resource (``GET /v1/audit-log?unit_id=…``, ``?resource_type=…
 each filter served by an index. Existing entries keep NULL in the new columns: they are
 immutable (the append-only trigger), and what they concern is still in ``resource_ids``.
 
+An index on assessments (assessed_by_tenant_id, created_at, id): an audit firm keeps reading the
+assessments it made after its engagement ends, and its listings stay index-backed.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 09:30:00+00:00
@@ -33,9 +36,11 @@ def upgrade() -> None:
     op.create_index('ix_audit_log_tenant_resource', 'audit_log', ['tenant_id', 'resource_type', 'resource_id', 'id'])
     op.create_index('ix_audit_log_tenant_key', 'audit_log', ['tenant_id', 'key_id', 'id'])
     op.create_index('ix_audit_log_request_id', 'audit_log', ['request_id'])
+    op.create_index('ix_assessments_assessor_created', 'assessments', ['assessed_by_tenant_id', 'created_at', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_assessments_assessor_created', table_name='assessments')
     op.drop_index('ix_audit_log_request_id', table_name='audit_log')
     op.drop_index('ix_audit_log_tenant_key', table_name='audit_log')
     op.drop_index('ix_audit_log_tenant_resource', table_name='audit_log')

@@ -137,8 +137,8 @@ def test_cohort_statistics_and_ranking(client):
                                           "parent_id": bureau["id"]})
     body = r.json()
     assert body["count"] == 3
-    assert body["max"] == "93.97"
-    assert body["min"] == "88.97"
+    assert body["maximum"] == "93.97"
+    assert body["minimum"] == "88.97"
     assert body["mean"] == "91.64"
     assert body["grades"] == {"优": 2, "良": 1}
     assert [m["total"] for m in body["ranking"]] == ["93.97", "91.97", "88.97"]

@@ -179,7 +179,13 @@ def test_engagement_grants_one_unit_and_year_until_revoked(client, anonymous):
     assert client.post(f"/v1/engagements/{eng.json()['id']}:revoke").status_code == 200
     assert anonymous.get(f"/v1/units/{unit['id']}", headers=firm).status_code == 404
     assert anonymous.get(f"/v1/assessments/{own['id']}", headers=firm).status_code == 404
-    assert anonymous.get(f"/v1/assessments/{third.json()['id']}", headers=firm).status_code == 404
+    # the firm keeps reading what it made itself, and nothing else
+    assert anonymous.get(f"/v1/assessments/{third.json()['id']}", headers=firm).status_code == 200
+    assert anonymous.get(f"/v1/assessments/{third.json()['id']}/breakdown", headers=firm).status_code == 200
+    listed = anonymous.get("/v1/assessments", headers=firm).json()["items"]
+    assert [a["id"] for a in listed] == [third.json()["id"]]
+    assert anonymous.get(f"/v1/units/{unit['id']}/submissions/2023", headers=firm).status_code == 404
+    assert anonymous.get(f"/v1/assessments/{own['id']}/comparison/{third.json()['id']}", headers=firm).status_code == 404
 
 
 def test_keys_are_shown_once_and_never_logged(client, anonymous, caplog):
