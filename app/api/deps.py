@@ -14,12 +14,38 @@ import orjson
 from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from app.api.problems import BadRequest
 from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check
 
-LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size")]
+# Query and path parameters are read strictly: Pydantic alone takes "1.0" for the integer 1 and
+# "0.5" for the datetime 1970-01-01T00:00:00.5Z.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,6})?)?"
+                           r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
+
+
+def _integer_text(value: Any) -> Any:
+    if isinstance(value, str) and not _INTEGER.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "expected a whole number written in digits, such as 2023")
+    return value
+
+
+def _datetime_text(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
+        raise PydanticCustomError("datetime_parsing",
+                                  "expected an ISO 8601 date or date-time, such as 2026-11-26T08:00:00+08:00")
+    return value
+
+
+#: An integer parameter: digits only.
+StrictInt = Annotated[int, BeforeValidator(_integer_text)]
+#: A date-time parameter: ISO 8601 text only (no Unix timestamps).
+StrictDateTime = Annotated[datetime, BeforeValidator(_datetime_text)]
+
+LimitQuery = Annotated[StrictInt, Query(ge=1, le=500, description="Page size")]
 CursorQuery = Annotated[str | None, Query(description="Opaque cursor from `next_cursor` of the previous page")]
 
 

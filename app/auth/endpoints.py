@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from app.api.deps import Route, SessionDep, decode_cursor, encode_cursor
+from app.api.deps import Route, SessionDep, StrictDateTime, StrictInt, decode_cursor, encode_cursor
 from app.api.problems import BadRequest, NotFound, Unprocessable, responses
 from app.auth import keys
 from app.auth.deps import ADMIN, READ, Forbidden
@@ -193,13 +193,13 @@ def revoke_engagement(engagement_id: Annotated[uuid.UUID, Path()], session: Sess
 def list_audit(
     session: SessionDep, request: Request,
     method: Annotated[str | None, Query(description="POST, PUT, PATCH, DELETE or GET")] = None,
-    status_code: Annotated[int | None, Query(alias="status", ge=100, le=599)] = None,
+    status_code: Annotated[StrictInt | None, Query(alias="status", ge=100, le=599)] = None,
     refused: Annotated[bool | None, Query(description="Only refused (401/403) calls, or only others")] = None,
     key_id: Annotated[uuid.UUID | None, Query()] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[StrictDateTime | None, Query()] = None,
+    until: Annotated[StrictDateTime | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[StrictInt, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The tenant's entries, newest first. Append-only: nothing in the API changes or deletes them."""
     stmt = select(AuditEntry).where(*equals(
