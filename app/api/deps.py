@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
+from starlette.exceptions import HTTPException
 
 from app.api.problems import BadRequest
 from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check

@@ -42,7 +42,7 @@ class _Loader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise LimitExceeded(f"line {line}: YAML anchors and aliases (&name, *name) are not accepted; "
@@ -51,7 +51,7 @@ class _Loader(yaml.SafeLoader):
         if self._depth > MAX_DEPTH:
             raise LimitExceeded(f"line {line}: the document nests deeper than {MAX_DEPTH} levels")
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
