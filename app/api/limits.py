@@ -64,7 +64,8 @@ class AnswerIn(BaseModel):
     """An evaluator's answer for one indicator (or one part or item of it): which keys apply
     depends on the indicator's rule (see GET /v1/rulesets/{name}/{version})."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": "22", "reason": "履职效果基本实现年初绩效目标，仍有提升空间"}]})
 
     score: Score | None = None
     reason: Reason | None = Field(default=None, description="扣分事由, needed when the score is below the full points")
@@ -80,7 +81,8 @@ class AnswerIn(BaseModel):
 class OverrideIn(BaseModel):
     """An evaluator's override of one scored indicator: the score adopted and why."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": "1.5", "reason": "第三方复核：采购计划调整有上级批复，酌情给分"}]})
 
     score: Score | None = None
     reason: Reason | None = None
