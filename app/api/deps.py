@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException
 
 from app.api.problems import BadRequest
+from app.engine.facts import json_shape
 from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check
 
 # Query and path parameters are read strictly: Pydantic alone takes "1.0" for the integer 1 and
@@ -90,29 +91,6 @@ class JsonBodyError(ValueError):
         return RequestValidationError([{"type": "json_invalid", "loc": loc, "msg": self.message, "input": None}])
 
 
-def _shape(value: Any, depth: int) -> tuple[int, bool, int]:
-    """(keys in every object, whether any float is in it, its depth), not descending past
-    :data:`MAX_JSON_DEPTH` (so the walk itself never recurses deeply)."""
-    keys, inexact, deepest = 0, False, depth
-    if depth > MAX_JSON_DEPTH:
-        return keys, inexact, deepest
-    kind = type(value)
-    children = value.values() if kind is dict else value
-    if kind is dict:
-        keys = len(value)
-    for v in children:
-        k = type(v)
-        if k is dict or k is list:
-            n, f, d = _shape(v, depth + 1)
-            keys += n
-            inexact = inexact or f
-            if d > deepest:
-                deepest = d
-        elif k is float:
-            inexact = True
-    return keys, inexact, deepest
-
-
 def load_json(raw: bytes) -> Any:
     """A JSON body, exactly as sent, or :class:`JsonBodyError` (malformed JSON: JSONDecodeError).
 
@@ -128,7 +106,7 @@ def load_json(raw: bytes) -> Any:
     doc = orjson.loads(raw)
     if type(doc) is not dict and type(doc) is not list:
         return doc
-    keys, inexact, depth = _shape(doc, 1)
+    keys, inexact, depth = json_shape(doc, MAX_JSON_DEPTH)
     if depth > MAX_JSON_DEPTH:
         raise JsonBodyError("", f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
     if not inexact and raw.count(b":") == keys:

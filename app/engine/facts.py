@@ -246,6 +246,34 @@ def exact_numbers(value: Any) -> Any:
     return value
 
 
+def json_shape(value: Any, limit: int, depth: int = 1) -> tuple[int, bool, int]:
+    """(keys in all the objects of a parsed JSON document, whether it holds a float, its depth),
+    descending no deeper than ``limit`` (the walk itself never recurses deeply). Here, compiled,
+    because app.api.deps.load_json walks every request body with it."""
+    keys = 0
+    inexact = False
+    deepest = depth
+    if depth > limit:
+        return keys, inexact, deepest
+    if type(value) is dict:
+        keys = len(value)
+        children: Any = value.values()
+    else:
+        children = value
+    for v in children:
+        k = type(v)
+        if k is dict or k is list:
+            n, f, d = json_shape(v, limit, depth + 1)
+            keys += n
+            if f:
+                inexact = True
+            if d > deepest:
+                deepest = d
+        elif k is float:
+            inexact = True
+    return keys, inexact, deepest
+
+
 def _decimal(value: Any) -> Decimal:
     """The exact value of a number sent as JSON (int, Decimal, or a float's shortest repr) or
     as text; refuses text that is not plainly a number (see :data:`_NUMBER`)."""
