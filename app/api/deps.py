@@ -19,8 +19,8 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException
 
 from app.api.problems import BadRequest
-from app.engine.facts import json_shape
 from app.auth.deps import SessionDep as SessionDep  # one session per request, shared with the auth check
+from app.engine.facts import json_shape
 
 # Query and path parameters are read strictly: Pydantic alone takes "1.0" for the integer 1 and
 # "0.5" for the datetime 1970-01-01T00:00:00.5Z.
