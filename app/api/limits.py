@@ -4,9 +4,9 @@ Facts are bounded value by value by the fact vocabulary (``app.engine.facts``: m
 places, separators); here are the shapes around them: how many facts, answers and overrides a
 document holds, how long a code, reason or finding may be, and what an answer or an override may
 contain (which also bounds their nesting: an answer is a value or an object of values and lists of
-text, nothing deeper). Answers and overrides are checked against these types and then kept exactly
-as sent (``_as_sent``): the engine reads them with the ruleset at hand, and the stored form is what
-the caller sent.
+text, nothing deeper). Answers and overrides are checked against these types and then kept as
+sent (``_as_sent``; a fraction as its exact decimal text): the engine reads them with the ruleset
+at hand, and the stored form is what the caller sent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from app.engine.facts import exact_numbers
 
 #: Longest indicator code or answer address ("3.3.1", "1.1.1/2"), and longest fact key.
 CODE_MAX = 64
@@ -106,8 +108,9 @@ AnswerValue = Annotated[
 
 
 def _as_sent(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """Check ``value`` against the declared type and keep it exactly as sent. The tag of the
-    object form of an answer is left out of error locations (``/answers/3.3.1/reason``)."""
+    """Check ``value`` against the declared type and keep it as sent, a number with a fraction as
+    its exact decimal text (``21.5`` → ``"21.5"``: the stored form, see exact_numbers). The tag of
+    the object form of an answer is left out of error locations (``/answers/3.3.1/reason``)."""
     try:
         handler(value)
     except ValidationError as exc:
@@ -116,7 +119,7 @@ def _as_sent(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
                              loc=tuple(p for i, p in enumerate(e["loc"]) if not (i == 1 and p == "object")),
                              input=e["input"])
             for e in exc.errors()]) from None
-    return value
+    return exact_numbers(value)
 
 
 Facts = Annotated[dict[Code, Any], Field(

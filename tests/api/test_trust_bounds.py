@@ -341,3 +341,17 @@ def test_finding6_audit_log_query_parameters_are_strict(client, query) -> None: 
                                   "/v1/units/00000000-0000-0000-0000-000000000000/submissions/2023.0"])
 def test_finding6_integer_parameters_are_strict(client, path) -> None:  # type: ignore[no-untyped-def]
     assert client.get(path).status_code == 422
+
+
+def test_numbers_in_an_assessments_own_answers_are_stored_exactly(client) -> None:  # type: ignore[no-untyped-def]
+    # the evaluator's own answers, sent as JSON numbers, are read exactly and stored as their text
+    data = seed("001")
+    unit = create_unit(client)
+    assert put_submission(client, unit["id"], data["fiscal_year"], data).status_code == 201
+    answers = {**data["answers"], "3.3.1": {"score": "SCORE", "reason": "x"}}
+    body = orjson.dumps({"unit_id": unit["id"], "fiscal_year": 2023, "ruleset": "shenzhen-yantian",
+                         "kind": "third_party", "evaluator": "firm", "answers": answers}).replace(b'"SCORE"', b"21.50")
+    r = client.post("/v1/assessments", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    inputs = client.get(f"/v1/assessments/{r.json()['id']}/inputs").json()
+    assert inputs["answers"]["3.3.1"] == {"score": "21.5", "reason": "x"}
