@@ -24,6 +24,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -55,10 +56,15 @@ def _short_number(value: Any) -> Any:
 
 Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX)]
 Reason = Annotated[str, Field(max_length=REASON_MAX)]
+_SCORE_DESCRIPTION = (f"A number from 0 to the indicator's points (at most {SCORE_MAX}), at most 6 decimal "
+                      "places; as a string (\"22.5\") or a JSON number")
 Score = Annotated[Decimal, BeforeValidator(_short_number),
-                  Field(ge=0, le=SCORE_MAX, decimal_places=6, allow_inf_nan=False,
-                        description=f"A number from 0 to the indicator's points (at most {SCORE_MAX}), "
-                                    "at most 6 decimal places; as a string (\"22.5\") or a JSON number")]
+                  Field(ge=0, le=SCORE_MAX, decimal_places=6, allow_inf_nan=False),
+                  WithJsonSchema({"anyOf": [
+                      {"type": "number", "minimum": 0, "maximum": SCORE_MAX},
+                      {"type": "string", "maxLength": SCORE_TEXT_MAX,
+                       "pattern": r"^(1000(\.0{1,6})?|[0-9]{1,3}(\.[0-9]{1,6})?)$"}],
+                      "description": _SCORE_DESCRIPTION})]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
