@@ -35,7 +35,8 @@ _FACT_DEFINITION: Any = {'key': 'budget_initial',
  'unit': 'wan_yuan',
  'unit_label': '万元',
  'min': '0',
- 'max': None,
+ 'max': '999999999999.999999',
+ 'places': 6,
  'description': None}
 
 _ENGAGEMENT_CREATE: Any = {'firm_tenant_id': '960391f1-eab3-5485-a56b-7a9078679b14',

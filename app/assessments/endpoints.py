@@ -19,6 +19,7 @@ from app.api.deps import (
     RawBody,
     Route,
     SessionDep,
+    StrictInt,
     decode_cursor,
     encode_cursor,
     json_body,
@@ -142,7 +143,7 @@ def batch_assessments(raw: RawBody, session: SessionDep, request: Request) -> Fa
 def list_assessments(
     session: SessionDep,
     unit_id: Annotated[uuid.UUID | None, Query()] = None,
-    fiscal_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+    fiscal_year: Annotated[StrictInt | None, Query(ge=1990, le=2100)] = None,
     ruleset: Annotated[str | None, Query(description="NAME or NAME@VERSION")] = None,
     grade: Annotated[str | None, Query(description="优, 良, 中 or 差")] = None,
     kind: Annotated[AssessmentKind | None, Query()] = None,
@@ -176,7 +177,7 @@ def get_assessment(assessment_id: IdPath, session: SessionDep) -> FastJSONRespon
 def get_breakdown(
     assessment_id: IdPath, session: SessionDep,
     view: Annotated[BreakdownView, Query(description="tree (nested) or flat (one row per indicator)")] = "tree",
-    level: Annotated[int | None, Query(ge=1, le=6, description="Only indicators of this level (1 = 一级)")] = None,
+    level: Annotated[StrictInt | None, Query(ge=1, le=6, description="Only indicators of this level (1 = 一级)")] = None,
     status_: Annotated[IndicatorStatus | None,
                        Query(alias="status")] = None,
     lost_points: Annotated[bool, Query(description="Only indicators that lost points")] = False,
@@ -212,11 +213,11 @@ def compare(assessment_id: IdPath, other_id: Annotated[uuid.UUID, Path(descripti
 def get_cohort(
     session: SessionDep,
     ruleset: Annotated[str, Query(description="NAME or NAME@VERSION")],
-    fiscal_year: Annotated[int, Query(ge=1990, le=2100)],
+    fiscal_year: Annotated[StrictInt, Query(ge=1990, le=2100)],
     region: Annotated[str | None, Query()] = None,
     parent_id: Annotated[uuid.UUID | None, Query(description="Units under this parent (a bureau's schools)")] = None,
     kind: Annotated[AssessmentKind | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=5000, description="Length of the ranking")] = 100,
+    limit: Annotated[StrictInt, Query(ge=1, le=5000, description="Length of the ranking")] = 100,
 ) -> FastJSONResponse:
     """Count, mean, min, max, grade distribution and ranking of the latest complete assessment of each unit."""
     return FastJSONResponse(Cohort.model_validate(service.cohort(session, ruleset, fiscal_year, region, parent_id, kind, limit)).model_dump(mode="json"))

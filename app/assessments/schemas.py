@@ -16,6 +16,7 @@ from app.api.enums import (
     request_body,
     request_schema,
 )
+from app.api.limits import Answers, Facts, Overrides
 from app.api.problems import ProblemDetail
 
 Kind = AssessmentKind
@@ -34,13 +35,13 @@ class AssessmentCreate(BaseModel):
     kind: Kind = Field(description="self: 自评; third_party: 第三方评价")
     evaluator: str = Field(min_length=1, max_length=200, description="Who evaluated (unit, firm, person)")
     strict: bool = Field(default=False, description="Refuse (422) instead of storing an incomplete assessment")
-    answers: dict[str, Any] | None = Field(
+    answers: Answers | None = Field(
         default=None,
         description="The evaluator's own answers for this assessment (checklist items, judgments with reasons, "
                     "findings, events; keyed like a submission's). When given they replace the submission's "
                     "answers: a third-party evaluation scores the unit's facts with its own judgments, and the "
                     "unit's submission is not changed. Omitted: the submission's answers are used.")
-    overrides: dict[str, Any] | None = Field(
+    overrides: Overrides | None = Field(
         default=None,
         description="The evaluator's own overrides (indicator code → {score, reason}); when given they replace "
                     "the submission's.")
@@ -224,9 +225,9 @@ class BatchItem(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=request_schema)
     unit: BatchUnit = Field(description="Found by code, created when new")
     fiscal_year: int = Field(ge=1990, le=2100)
-    facts: dict[str, Any] = Field(default_factory=dict)
-    answers: dict[str, Any] = Field(default_factory=dict)
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    facts: Facts = Field(default_factory=dict)
+    answers: Answers = Field(default_factory=dict)
+    overrides: Overrides = Field(default_factory=dict)
     ruleset: str = Field(min_length=1, max_length=100)
     kind: Kind
     evaluator: str = Field(min_length=1, max_length=200)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.api import idempotency
-from app.api.deps import Route, SessionDep, decode_cursor, encode_cursor
+from app.api.deps import Route, SessionDep, StrictDateTime, StrictInt, decode_cursor, encode_cursor
 from app.api.enums import AuditOutcome, AuditResource, Scope, request_body, request_schema
 from app.api.problems import BadRequest, Conflict, NotFound, Unprocessable, responses
 from app.auth import keys
@@ -215,7 +215,7 @@ def revoke_engagement(engagement_id: Annotated[uuid.UUID, Path()], session: Sess
 def list_audit(
     session: SessionDep, request: Request,
     method: Annotated[str | None, Query(description="POST, PUT, PATCH, DELETE or GET")] = None,
-    status_code: Annotated[int | None, Query(alias="status", ge=100, le=599)] = None,
+    status_code: Annotated[StrictInt | None, Query(alias="status", ge=100, le=599)] = None,
     refused: Annotated[bool | None, Query(description="Only refused (401/403) calls, or only others")] = None,
     key_id: Annotated[uuid.UUID | None, Query(description="Calls made with this key")] = None,
     unit_id: Annotated[uuid.UUID | None, Query(description="Calls concerning this unit")] = None,
@@ -223,10 +223,10 @@ def list_audit(
     resource_id: Annotated[str | None, Query(max_length=200, description="Calls on this record (with resource_type)")] = None,
     outcome: Annotated[AuditOutcome | None, Query(description="succeeded (2xx), refused (401/403) or failed (other errors)")] = None,
     request_id: Annotated[str | None, Query(max_length=128, description="The call with this X-Request-Id")] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[StrictDateTime | None, Query()] = None,
+    until: Annotated[StrictDateTime | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[StrictInt, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The tenant's entries, newest first. Append-only: nothing in the API changes or deletes them."""
     stmt = select(AuditEntry).where(*equals(

@@ -40,3 +40,12 @@ class FormulaError(ValueError):
 
 class FormulaZeroDivision(ArithmeticError):
     """A division by zero while evaluating a formula."""
+
+
+class LimitExceeded(RulesetError):
+    """A document over one of the fixed bounds that keep reading it cheap (YAML anchors and
+    aliases, nesting depth, a formula's length or depth): refused as a whole, before anything
+    else in it is looked at. The API answers it with 422 on every route that reads rulesets."""
+
+    def __init__(self, message: str, pointer: str = "/") -> None:
+        super().__init__("limit", [Problem(pointer, message)])

@@ -1,7 +1,16 @@
-"""The fact vocabulary shared by all rulesets, and validation of fact values."""
+"""The fact vocabulary shared by all rulesets, and validation of fact values.
+
+Every number a submission sends is bounded before it becomes a Decimal: at most
+:data:`NUMBER_TEXT_MAX` characters of text, plain ASCII digits, a comma only as a
+thousands separator in groups of three (``12,128.9``), at most the fact's ``places``
+decimal places and below its ``max`` (defaults per unit in :data:`DEFAULT_MAX` and
+:data:`DEFAULT_PLACES`). A value outside them is refused with a message saying why, never
+rounded or clipped; ``-0`` is stored as ``0``.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -17,7 +26,24 @@ UNITS = {
     "count": "人/项/个",
     "boolean": "是/否",
 }
-_FACT_KEYS = {"name", "unit", "min", "max", "description"}
+_FACT_KEYS = {"name", "unit", "min", "max", "places", "description"}
+
+#: Upper bound of a fact, in the unit as entered, when facts.yaml gives none: far above any
+#: real budget (10^12 万元 is ten times China's whole public budget), low enough that every
+#: value stays a short exact number.
+DEFAULT_MAX: dict[str, Decimal] = {
+    "wan_yuan": Decimal("999999999999.999999"),
+    "percent": Decimal(100000),
+    "count": Decimal(999999999),
+}
+#: Decimal places a fact may carry when facts.yaml gives none (percent: in %, "97.6667%").
+DEFAULT_PLACES: dict[str, int] = {"wan_yuan": 6, "percent": 4, "count": 0}
+#: Longest text accepted as a number (a full 万元 amount with separators is ~26 characters).
+NUMBER_TEXT_MAX = 40
+# Plain decimal text: ASCII digits, an optional sign, point and exponent (Decimal() alone would
+# also take "1_000", "Infinity" and non-ASCII digits such as "١٢").
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +52,8 @@ class FactDef:
     name: str
     unit: str
     min: Decimal
-    max: Decimal | None
+    max: Decimal
+    places: int
     description: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -36,7 +63,8 @@ class FactDef:
             "unit": self.unit,
             "unit_label": UNITS[self.unit],
             "min": None if self.unit == "boolean" else _plain(self.min),
-            "max": None if self.max is None else _plain(self.max),
+            "max": None if self.unit == "boolean" else _plain(self.max),
+            "places": None if self.unit == "boolean" else self.places,
             "description": self.description,
         }
 
@@ -77,10 +105,15 @@ class Vocabulary:
                 problems.append(Problem(f"/{key}/unit", f"{where}: unit must be one of {sorted(UNITS)}"))
                 continue
             lo = Decimal(str(spec.get("min", 0)))
-            hi = spec.get("max")
+            hi = Decimal(str(spec.get("max", DEFAULT_MAX.get(unit, 1))))
+            places = spec.get("places", DEFAULT_PLACES.get(unit, 0))
+            if hi > DEFAULT_MAX.get(unit, hi) or not isinstance(places, Decimal | int) \
+                    or places != int(places) or not 0 <= places <= DEFAULT_PLACES.get(unit, 0):
+                problems.append(Problem(f"/{key}", f"{where}: max and places may only narrow the defaults "
+                                                   f"of the unit ({DEFAULT_MAX.get(unit)}, {DEFAULT_PLACES.get(unit)})"))
+                continue
             facts[key] = FactDef(
-                key, str(spec.get("name", key)), unit, lo,
-                None if hi is None else Decimal(str(hi)), spec.get("description"),
+                key, str(spec.get("name", key)), unit, lo, hi, int(places), spec.get("description"),
             )
         if problems:
             raise ValueError("\n".join(p.message for p in problems))
@@ -139,18 +172,38 @@ class Vocabulary:
             self._check_range(fact, number)
             return number / 100
         number = _decimal(value)
-        if fact.unit == "count" and number != number.to_integral_value():
-            raise ValueError("a count must be a whole number")
         self._check_range(fact, number)
         return number
 
     @staticmethod
     def _check_range(fact: FactDef, number: Decimal) -> None:
+        # Magnitude first: a huge number is never printed in full (it is the caller's own text).
         suffix = "%" if fact.unit == "percent" else f" {UNITS[fact.unit]}"
+        if number > fact.max:
+            raise ValueError(f"must be at most {_plain(fact.max)}{suffix}")
         if number < fact.min:
-            raise ValueError(f"must be at least {_plain(fact.min)}{suffix}, got {number}")
-        if fact.max is not None and number > fact.max:
-            raise ValueError(f"must be at most {_plain(fact.max)}{suffix}, got {number}")
+            if number.adjusted() > 15:
+                raise ValueError(f"must be at least {_plain(fact.min)}{suffix}")
+            raise ValueError(f"must be at least {_plain(fact.min)}{suffix}, got {_text(number)}")
+        if decimal_places(number) > fact.places:
+            if fact.places == 0:
+                raise ValueError("must be a whole number" if fact.unit == "count" else
+                                 f"must be a whole number of {UNITS[fact.unit]}")
+            raise ValueError(f"has more than {fact.places} decimal places")
+
+
+def decimal_places(d: Decimal) -> int:
+    """Decimal places of ``d`` as a value (trailing zeros do not count: 1.50 has 1), computed
+    from its digits, so that 1E-30000000 costs no more than 0.1."""
+    _, digits, exponent = d.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    trailing = 0
+    for digit in reversed(digits):
+        if digit != 0 or trailing >= -exponent:
+            break
+        trailing += 1
+    return max(0, -exponent - trailing)
 
 
 def _text(d: Decimal) -> str:
@@ -161,14 +214,17 @@ def _text(d: Decimal) -> str:
     return s
 
 
-_NESTED = frozenset({float, dict, list})
+_NESTED = frozenset({float, Decimal, dict, list})
 
 
 def exact_numbers(value: Any) -> Any:
-    """A JSON document with every float replaced by the exact decimal text it was sent as
-    (its shortest repr): 0.1 -> "0.1". Returns ``value`` itself, uncopied, when it holds no float
-    (the usual case)."""
+    """A JSON document with every non-integer number replaced by the exact decimal text it was
+    sent as: 0.1 -> "0.1" (request bodies carry them as Decimal, see app.api.deps.load_json; a
+    float is taken as its shortest repr). Returns ``value`` itself, uncopied, when it holds
+    none (the usual case)."""
     kind = type(value)
+    if kind is Decimal:
+        return _text(value)
     if kind is float:
         return _text(Decimal(repr(value)))
     if kind is dict:
@@ -190,21 +246,65 @@ def exact_numbers(value: Any) -> Any:
     return value
 
 
+def json_shape(value: Any, limit: int, depth: int = 1) -> tuple[int, bool, int]:
+    """(keys in all the objects of a parsed JSON document, whether it holds a float, its depth),
+    descending no deeper than ``limit`` (the walk itself never recurses deeply). Here, compiled,
+    because app.api.deps.load_json walks every request body with it."""
+    keys = 0
+    inexact = False
+    deepest = depth
+    if depth > limit:
+        return keys, inexact, deepest
+    if type(value) is dict:
+        keys = len(value)
+        children: Any = value.values()
+    else:
+        children = value
+    for v in children:
+        k = type(v)
+        if k is dict or k is list:
+            n, f, d = json_shape(v, limit, depth + 1)
+            keys += n
+            if f:
+                inexact = True
+            if d > deepest:
+                deepest = d
+        elif k is float:
+            inexact = True
+    return keys, inexact, deepest
+
+
 def _decimal(value: Any) -> Decimal:
+    """The exact value of a number sent as JSON (int, Decimal, or a float's shortest repr) or
+    as text; refuses text that is not plainly a number (see :data:`_NUMBER`)."""
     if isinstance(value, float):
-        # JSON numbers arrive as floats; their shortest repr is what was sent.
-        value = repr(value)
+        value = repr(value)  # not from a request body (those carry Decimal), e.g. a YAML file read by hand
     if isinstance(value, int | Decimal):
         number = Decimal(value)
     elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > NUMBER_TEXT_MAX:
+            raise ValueError(f"is {len(text)} characters long; a number here has at most {NUMBER_TEXT_MAX}")
+        if "," in text:
+            if not _GROUPED.fullmatch(text):
+                raise ValueError(
+                    f"'{text}': a comma is only read as a thousands separator between groups of three digits "
+                    "(12,128.9); write a decimal point for decimals (318.98)")
+            text = text.replace(",", "")
+        if not _NUMBER.fullmatch(text):
+            if text.lstrip("+-").lower() in {"nan", "snan", "inf", "infinity"}:
+                raise ValueError("must be a finite number")
+            raise ValueError(f"'{text}' is not a number")
         try:
-            number = Decimal(value.strip().replace(",", ""))
-        except InvalidOperation:
-            raise ValueError(f"'{value}' is not a number") from None
+            number = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - _NUMBER admits only what Decimal reads
+            raise ValueError(f"'{text}' is not a number") from None
     else:
         raise ValueError(f"expected a number, got {type(value).__name__}")
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    if not number:
+        number = abs(number)  # -0 is 0
     return number
 
 

@@ -5,6 +5,11 @@ whitelist: only arithmetic, comparisons, boolean operators, numbers, fact names
 and ``min``/``max``/``abs``. The tree is turned into nested Python closures, so
 evaluation never goes through ``eval`` and costs a handful of function calls.
 Numbers are exact :class:`~decimal.Decimal` values taken from the source text.
+
+A formula has at most :data:`MAX_LENGTH` characters and :data:`MAX_DEPTH` levels of
+operations (checked before anything recursive runs: a ruleset may come over the API),
+and its numbers are below 10^15 with at most 12 decimal places, so evaluating it on
+bounded facts stays far inside the Decimal context.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from app.engine.errors import FormulaError, FormulaZeroDivision
+from app.engine.errors import FormulaError, FormulaZeroDivision, LimitExceeded
 
 __all__ = ["Formula", "FormulaError", "FormulaZeroDivision", "parse"]
 
@@ -27,6 +32,12 @@ Evaluator = Callable[[Facts], Any]
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*%")
 _FUNCS = {"min", "max", "abs"}
 _NAMES = {"true": True, "false": False, "True": True, "False": False}
+#: Longest formula, in characters (the built-in rulesets' longest has ~120).
+MAX_LENGTH = 1000
+#: Deepest nesting of operations, calls and parentheses (the built-in rulesets reach 5).
+MAX_DEPTH = 32
+_CONSTANT_MAX = Decimal(10) ** 15
+_CONSTANT_PLACES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,8 @@ def parse(text: str | int | Decimal) -> Formula:
     source = str(text).strip()
     if not source:
         raise FormulaError("empty formula")
+    if len(source) > MAX_LENGTH:
+        raise LimitExceeded(f"a formula has at most {MAX_LENGTH} characters; this one has {len(source)}")
     normalised = _PERCENT.sub(_percent_literal, source)
     if "%" in normalised:
         raise FormulaError(f"'%' is only allowed right after a number: {source!r}")
@@ -62,10 +75,35 @@ def parse(text: str | int | Decimal) -> Formula:
         tree = ast.parse(normalised, mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"cannot parse formula {source!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise LimitExceeded(f"a formula nests at most {MAX_DEPTH} levels deep") from None
+    _check_depth(tree.body)
     names: set[str] = set()
     evaluate, is_bool = _compile(tree.body, normalised, names)
     is_name = isinstance(tree.body, ast.Name) and tree.body.id not in _NAMES
     return Formula(source, frozenset(names), evaluate, is_bool, is_name)
+
+
+def _check_depth(root: ast.AST) -> None:
+    """Refuse a tree deeper than MAX_DEPTH (walked without recursion: the tree may be deep)."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise LimitExceeded(f"a formula nests at most {MAX_DEPTH} levels deep")
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                stack.append((child, depth + 1))
+
+
+def _constant(segment: str) -> Decimal:
+    d = Decimal(segment)
+    exponent = d.as_tuple().exponent
+    if d >= _CONSTANT_MAX or (isinstance(exponent, int) and exponent < -_CONSTANT_PLACES
+                              and d != d.quantize(Decimal(1).scaleb(-_CONSTANT_PLACES))):
+        raise FormulaError(f"number {segment!r} is out of range: a formula's numbers are below 10^15 "
+                           f"with at most {_CONSTANT_PLACES} decimal places")
+    return d
 
 
 def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]:
@@ -77,7 +115,7 @@ def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]
             segment = ast.get_source_segment(src, node) or repr(node.value)
             if not re.fullmatch(r"\d+(\.\d*)?([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?", segment):
                 raise FormulaError(f"number {segment!r} is not allowed: write plain decimal numbers")
-            d = Decimal(segment)
+            d = _constant(segment)
             return (lambda f: d), False
         raise FormulaError(f"literal {node.value!r} is not allowed")
     if isinstance(node, ast.Name):

@@ -371,7 +371,12 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         if na_codes and code in transfers:
             extra = sum((ruleset.by_code[c].points for c in transfers[code] if c in na_codes), ZERO)
         available = leaf.points + extra
-        out = leaf.rule.evaluate(ctx, code)  # type: ignore[union-attr]
+        try:
+            out = leaf.rule.evaluate(ctx, code)  # type: ignore[union-attr]
+        except ArithmeticError as exc:
+            # Outside what the Decimal context holds (Overflow, InvalidOperation): this indicator
+            # is not scored, never scored 0; the evaluator may override it.
+            out = _not_computable(leaf, exc, warnings)
         if leaf.not_applicable is not None and leaf.not_applicable.when is not None:
             absent = [n for n in sorted(leaf.not_applicable.when.names) if n not in facts]
             a_na = answers.get(code)
@@ -382,13 +387,17 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         computed = out.score
         note = None
         if computed is not None:
-            computed = computed.quantize(quantum, rounding)
-            if extra:
-                if leaf.points:
+            try:
+                computed = computed.quantize(quantum, rounding)
+                if extra and leaf.points:
                     computed = (computed * available / leaf.points).quantize(quantum, rounding)
+            except ArithmeticError as exc:
+                out = _not_computable(leaf, exc, warnings)
+                computed = None
+            if computed is not None and extra:
                 moved = [c for c in transfers.get(code, []) if c in na_codes]
                 note = f"承接不适用指标{'、'.join(moved)}的{fmt(extra)}分，得分按{fmt(available)}/{fmt(leaf.points)}折算"
-            if computed > available:
+            if computed is not None and computed > available:
                 warnings.append({
                     "code": "indicator_capped",
                     "message": f"{code} {leaf.name} 计算得分{fmt(computed)}超过分值{fmt(available)}，按{fmt(available)}分计",
@@ -495,6 +504,15 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         missing_answers=missing_answers,
         facts=facts,
     )
+
+
+def _not_computable(leaf: Indicator, exc: ArithmeticError, warnings: list[dict[str, str]]) -> Outcome:
+    """The outcome of a leaf whose arithmetic left the Decimal context (a pending judgment)."""
+    message = f"{leaf.code} {leaf.name} 无法计算（{type(exc).__name__}：数值超出计算范围），须由评价人判定"
+    warnings.append({"code": "not_computable", "message": message})
+    out = Outcome(None, PENDING)
+    out.note(message)
+    return out
 
 
 # --------------------------------------------------------------------------- output

@@ -3,6 +3,13 @@
 Every YAML number becomes an exact :class:`~decimal.Decimal` (never a float),
 and a map from JSON pointer to line number lets error messages point into the
 file.
+
+Rulesets arrive over the API, so reading one must stay proportional to its size:
+anchors and aliases are refused (an alias repeats a node without repeating its
+text: six levels of ten aliases are a million nodes in 370 bytes; no built-in file
+uses them), nesting is at most :data:`MAX_DEPTH` levels (PyYAML composes nodes
+recursively), and a number has at most :data:`NUMBER_TEXT_MAX` characters, below
+10^15 with at most 12 decimal places.
 """
 
 from __future__ import annotations
@@ -13,9 +20,40 @@ from typing import Any
 
 import yaml
 
+from app.engine.errors import LimitExceeded
+
+#: Deepest nesting of mappings and sequences (the built-in rulesets reach 8).
+MAX_DEPTH = 32
+#: Longest text of a number.
+NUMBER_TEXT_MAX = 40
+_NUMBER_MAX_ADJUSTED = 14  # below 10^15
+_NUMBER_MAX_PLACES = 12
+
 
 class YamlError(ValueError):
     pass
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, composing no alias or anchor and no node deeper than MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise LimitExceeded(f"line {line}: YAML anchors and aliases (&name, *name) are not accepted; "
+                                "write each value out")
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise LimitExceeded(f"line {line}: the document nests deeper than {MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _escape(token: str) -> str:
@@ -25,7 +63,7 @@ def _escape(token: str) -> str:
 def loads_yaml(text: str, source: str = "<string>") -> tuple[Any, dict[str, int]]:
     """Parse YAML text; return (data, {json_pointer: line_number})."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise YamlError(f"{source}: not valid YAML: {exc}") from None
     lines: dict[str, int] = {}
@@ -64,13 +102,30 @@ def _build(node: yaml.Node, pointer: str, lines: dict[str, int], c: yaml.SafeLoa
         text = node.value.replace("_", "")
         if text.lower() in {".nan", ".inf", "-.inf", "+.inf"}:
             raise YamlError(f"{source}: line {node.start_mark.line + 1}: {node.value} is not a number we accept")
-        return Decimal(text)
+        return _bounded(node, Decimal(_short(node, text, source)), source)
     if node.tag == "tag:yaml.org,2002:int":
-        value = c.construct_scalar(node)
+        value = _short(node, str(c.construct_scalar(node)), source)
         try:
-            return Decimal(int(str(value).replace("_", ""), 0))
+            return _bounded(node, Decimal(int(value.replace("_", ""), 0)), source)
         except ValueError:
-            return Decimal(str(value))
+            return _bounded(node, Decimal(value), source)
     if node.tag in {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}:
         return node.value
     return c.construct_object(node, deep=True)
+
+
+def _short(node: yaml.Node, text: str, source: str) -> str:
+    if len(text) > NUMBER_TEXT_MAX:
+        raise YamlError(f"{source}: line {node.start_mark.line + 1}: a number has at most {NUMBER_TEXT_MAX} characters")
+    return text
+
+
+def _bounded(node: yaml.Node, d: Decimal, source: str) -> Decimal:
+    """``d`` if it is below 10^15 with at most 12 decimal places (no ruleset needs more; any
+    arithmetic on such numbers stays far from the Decimal context's limits)."""
+    exponent = d.as_tuple().exponent
+    if d and (d.adjusted() > _NUMBER_MAX_ADJUSTED or (isinstance(exponent, int) and exponent < -_NUMBER_MAX_PLACES
+                                                      and d != d.quantize(Decimal(1).scaleb(-_NUMBER_MAX_PLACES)))):
+        raise YamlError(f"{source}: line {node.start_mark.line + 1}: {node.value} is out of range: numbers are "
+                        f"below 10^15 with at most {_NUMBER_MAX_PLACES} decimal places")
+    return d

@@ -85,10 +85,13 @@ def get_ruleset(name: NamePath, version: VersionPath, session: SessionDep, respo
     return detail(rs)
 
 
-@router.post("/v1/rulesets:validate", dependencies=[READ], operation_id="validateRuleset", summary="Validate a ruleset document",
+@router.post("/v1/rulesets:validate", dependencies=[ADMIN], operation_id="validateRuleset", summary="Validate a ruleset document",
              response_model=ValidationReport, responses=responses(422))
 def validate_ruleset(body: RulesetDocument) -> ValidationReport:
-    """Check a ruleset document without storing it. Problems point into the document (JSON pointer and line)."""
+    """Check a ruleset document without storing it (`admin` scope, like registering one: it is the
+    same work). Problems point into the document (JSON pointer and line): 200 with `valid: false`.
+    A document over a limit (YAML anchors or aliases, nesting, formula length or depth; see
+    docs/rulesets.md) is refused with 422."""
     rs, errors = service.validate_text(body.content)
     if rs is None:
         return ValidationReport(valid=False, errors=errors)

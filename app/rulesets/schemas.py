@@ -62,7 +62,10 @@ class RulesetDocument(BaseModel):
     """A ruleset file, as YAML text."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"content": "name: my-district\nversion: \"2024\"\n..."}]})
-    content: str = Field(min_length=1, max_length=2_000_000, description="The ruleset file (YAML), see docs/rulesets.md")
+    content: str = Field(min_length=1, max_length=500_000,
+                         description="The ruleset file (YAML), see docs/rulesets.md: at most 500,000 characters, no "
+                                     "anchors or aliases, nesting at most 32 levels, formulas at most 1,000 "
+                                     "characters and 32 levels deep, numbers below 10^15 with at most 12 decimal places")
 
 
 class ValidationReport(BaseModel):
@@ -79,6 +82,7 @@ class FactDefinition(BaseModel):
     unit_label: str = Field(examples=["万元"])
     min: str | None = None
     max: str | None = None
+    places: int | None = Field(default=None, description="Most decimal places a value may have (percent: in %)")
     description: str | None = None
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.api.problems import Conflict, NotFound, Unprocessable
 from app.db.models import RulesetVersion
 from app.engine import builtin_registry
-from app.engine.errors import RulesetError
+from app.engine.errors import LimitExceeded, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.ruleset import Ruleset, RulesetRegistry, content_hash, load_ruleset_text
 
@@ -86,8 +86,13 @@ def resolve(session: Session, ref: str, year: int | None = None) -> Ruleset:
 
 
 def validate_text(text: str) -> tuple[Ruleset | None, list[dict[str, str]]]:
+    """(the ruleset, []) or (None, its problems); a document over a limit that keeps reading it
+    cheap (app.engine.errors.LimitExceeded) is refused as a request: 422 naming ``/content``."""
     try:
         return load_ruleset_text(text, vocabulary(), source="document"), []
+    except LimitExceeded as exc:
+        raise Unprocessable("the ruleset document is over a limit of this API (see docs/rulesets.md, Limits)",
+                            errors=[{"pointer": "/content", "message": p.message} for p in exc.problems]) from None
     except RulesetError as exc:
         return None, [p.as_dict() for p in exc.problems]
 

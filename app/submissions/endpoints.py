@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.api.deps import Route, SessionDep
+from app.api.deps import Route, SessionDep, StrictInt
 from app.api.problems import responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.db.models import Submission
@@ -16,7 +16,7 @@ from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersi
 
 router = APIRouter(route_class=Route, tags=["submissions"])
 UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
-YearPath = Annotated[int, Path(ge=1990, le=2100, description="Fiscal year", examples=[2023])]
+YearPath = Annotated[StrictInt, Path(ge=1990, le=2100, description="Fiscal year", examples=[2023])]
 
 
 def out(sub: Submission) -> SubmissionOut:
@@ -65,7 +65,7 @@ def list_versions(unit_id: UnitIdPath, fiscal_year: YearPath, session: SessionDe
 
 @router.get("/v1/units/{unit_id}/submissions/{fiscal_year}/versions/{version}", dependencies=[READ], operation_id="getSubmissionVersion",
             summary="Get one version of a submission", response_model=SubmissionOut, responses=responses(404))
-def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[int, Path(ge=1, le=2_147_483_647)], session: SessionDep,
+def get_version(unit_id: UnitIdPath, fiscal_year: YearPath, version: Annotated[StrictInt, Path(ge=1, le=2_147_483_647)], session: SessionDep,
                 response: Response) -> SubmissionOut:
     """One stored version."""
     sub = service.version(session, unit_id, fiscal_year, version)

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.enums import request_body
+from app.api.limits import REASON_MAX, Answers, Facts, Overrides
 
 EXAMPLE: dict[str, Any] = {
     "facts": {"procurement_planned": "326.61", "procurement_actual": "318.98", "staff_authorized": 226,
@@ -21,18 +22,10 @@ class SubmissionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=request_body(EXAMPLE))
 
-    facts: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Fact key → value (see GET /v1/facts). Amounts in 万元 as decimal strings; percentages as "
-                    "strings ending in %; counts as integers; yes/no as booleans.",
-    )
-    answers: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Evaluator answers keyed by indicator code or code/key: true/false for checklist items, "
-                    "{score, reason} for judgments, {findings: [...]} for deductions, {events: [...]} for 加减分项.",
-    )
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Indicator code → {score, reason}")
-    note: str | None = Field(default=None, max_length=2000)
+    facts: Facts = Field(default_factory=dict)
+    answers: Answers = Field(default_factory=dict)
+    overrides: Overrides = Field(default_factory=dict)
+    note: str | None = Field(default=None, max_length=REASON_MAX)
 
 
 class SubmissionOut(BaseModel):
