@@ -28,6 +28,9 @@ app.add_typer(rulesets_app, name="rulesets")
 from app.auth.cli import keys_app  # noqa: E402 - registered here so `jixiao keys` exists
 
 app.add_typer(keys_app, name="keys")
+from app.auth.operators import operators_app  # noqa: E402
+
+app.add_typer(operators_app, name="operators")
 
 
 class Format(StrEnum):

@@ -26,6 +26,7 @@ from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
+from app.auth.tenants import router as tenants_router
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
@@ -109,6 +110,7 @@ def create_app() -> FastAPI:
     app.include_router(assessments_router)
     app.include_router(reports_router)
     app.include_router(access_router)
+    app.include_router(tenants_router)
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -187,8 +189,8 @@ def create_app() -> FastAPI:
         # Every POST goes through the idempotency middleware (app.api.idempotency).
         for item in schema["paths"].values():
             op = item.get("post")
-            if op is None:
-                continue
+            if op is None or "operator" in op.get("tags", ()):
+                continue  # the operator's tenant routes store no outcomes (app.auth.tenants)
             params = op.setdefault("parameters", [])
             if not any(p.get("name") == "Idempotency-Key" for p in params):
                 params.append(idempotency.OPENAPI_PARAMETER)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # instead of being stopped and started again each time (tests/api/test_batch_workers.py checks
 # the shutdown a server makes).
 os.environ.setdefault("JIXIAO_WORKERS_OUTLIVE_APP", "1")
-TABLES = ("idempotency_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
+TABLES = ("idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 
 

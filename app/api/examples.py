@@ -15,6 +15,10 @@ _NAMED_VALUE: Any = {'name': '政府采购执行率', 'value': '97.66%'}
 
 _TENANT_OUT: Any = {'id': '086a2ee5-8c5b-544b-a116-6ab3b0cf8667', 'name': 'tenant-a'}
 
+_TENANT_DETAIL: Any = {'id': '5d1f6b4e-2f7a-5c3e-9a1d-7e2b8c4f6a10', 'name': '某会计师事务所', 'suspended': True,
+ 'suspended_at': '2026-12-01T09:41:07.118203Z', 'suspended_reason': '合同到期未续签',
+ 'created_at': '2026-12-01T09:00:00.000000Z'}
+
 _WARNING: Any = {'code': 'total_clamped', 'message': '加减分后合计103分，超出总分上限100分，按规则以100分计'}
 
 _UNIT_UPDATE: Any = {'name': '深圳市盐港中学', 'parent_id': '1bf680b8-be9b-5b1c-a8ec-d6bbd958a850'}
@@ -697,6 +701,8 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'SubmissionOut': _SUBMISSION_OUT,
     'SubmissionVersionList': _SUBMISSION_VERSION_LIST,
     'TenantOut': _TENANT_OUT,
+    'TenantDetail': _TENANT_DETAIL,
+    'TenantList': {'items': [_TENANT_DETAIL]},
     'UnitOut': _UNIT_OUT,
     'UnitPage': _UNIT_PAGE,
     'UnitUpdate': _UNIT_UPDATE,

@@ -21,6 +21,7 @@ from app.api.problems import NotFound, ProblemError, Unprocessable
 from app.assessments import workers
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import AUDIT_COLUMNS, AUDIT_VALUES, Forbidden
+from app.auth.keys import KEY_COLUMNS, KEY_SELECT
 from app.auth.scoping import current_tenant, owns
 from app.db import packed, sql
 from app.db.models import Assessment, Submission, Unit
@@ -133,8 +134,8 @@ VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_
     %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
     %(status)s, %(total)s, %(grade)s, %(inputs)s, %(result)s, %(created_at)s)"""
 # The key (app.auth.keys.KEY_COLUMNS) with the lookup above for its tenant: see prefetch().
-_KEY_UNIT_AND_SUBMISSION = ("SELECT k.id, k.tenant_id, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, x.*\n"
-                            "FROM api_keys k LEFT JOIN LATERAL (" + _UNIT_AND_SUBMISSION.replace("%(tenant)s", "k.tenant_id")
+_KEY_UNIT_AND_SUBMISSION = (f"SELECT {KEY_SELECT}, x.*\n"
+                            "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id LEFT JOIN LATERAL (" + _UNIT_AND_SUBMISSION.replace("%(tenant)s", "k.tenant_id")
                             + ") x ON true\nWHERE k.prefix = %(prefix)s")
 # The same insert with the request's audit entry in one statement (one round trip): see create().
 _INSERT_AUDITED = f"WITH assessment AS ({_INSERT.strip()})\nINSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
@@ -191,7 +192,8 @@ def prefetch(session: Session, prefix: str, unit_id: uuid.UUID,
     row = sql.first(session, _KEY_UNIT_AND_SUBMISSION, {"prefix": prefix, "unit": unit_id, "year": year})
     if row is None:
         return None, None
-    return row[:6], (row[6:] if row[6] is not None else None)
+    width = len(KEY_COLUMNS)
+    return row[:width], (row[width:] if row[width] is not None else None)
 
 
 def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int,

@@ -198,6 +198,8 @@ def _admit(session: Session, request: Request, principal: Principal | None, scop
     request.state.principal = principal
     if principal is None:
         raise Unauthorized(_KEY_INVALID, headers=_CHALLENGE)
+    if principal.suspended is not None:
+        raise Forbidden(f"the tenant of this key is suspended: {principal.suspended}")
     for scope in scopes:
         if scope not in principal.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")

@@ -19,7 +19,10 @@ from app.db.models import ApiKey, Tenant
 
 SCOPES = ("read", "submit", "assess", "admin")
 KEY_PREFIX = "jx_"
-_VERIFY = "SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at FROM api_keys WHERE prefix = %s"
+#: the key's columns (:data:`KEY_COLUMNS`) with its tenant's suspension, for key ``k`` and tenant ``t``
+KEY_SELECT = ("k.id, k.tenant_id, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, "
+              "CASE WHEN t.suspended_at IS NOT NULL THEN coalesce(t.suspended_reason, 'suspended') END")
+_VERIFY = f"SELECT {KEY_SELECT} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.prefix = %s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Principal:
     tenant_id: uuid.UUID
     key_id: uuid.UUID
     scopes: frozenset[str]
+    #: why the tenant is suspended (app.auth.tenants), None while it is active: its calls get 403
+    suspended: str | None = None
 
 
 def _hash(key: str) -> str:
@@ -71,7 +76,7 @@ def key_prefix(presented: str) -> str | None:
 
 
 #: the key columns :func:`check` needs, in its order (for statements that read the key themselves)
-KEY_COLUMNS = ("id", "tenant_id", "secret_hash", "scopes", "expires_at", "revoked_at")
+KEY_COLUMNS = ("id", "tenant_id", "secret_hash", "scopes", "expires_at", "revoked_at", "suspended")
 
 
 def check(row: Sequence[Any] | None, presented: str) -> Principal | None:
@@ -79,12 +84,12 @@ def check(row: Sequence[Any] | None, presented: str) -> Principal | None:
     wrong, expired or revoked."""
     if row is None:
         return None
-    key_id, tenant_id, secret_hash, scopes, expires_at, revoked_at = row
+    key_id, tenant_id, secret_hash, scopes, expires_at, revoked_at, suspended = row
     if not hmac.compare_digest(secret_hash, _hash(presented)):
         return None
     if revoked_at is not None or (expires_at is not None and expires_at <= datetime.now(UTC)):
         return None
-    return Principal(tenant_id, key_id, frozenset(scopes))
+    return Principal(tenant_id, key_id, frozenset(scopes), suspended)
 
 
 def verify(session: Session, presented: str) -> Principal | None:

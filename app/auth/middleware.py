@@ -80,11 +80,15 @@ class AuthenticateFirstMiddleware:
         await self.app(scope, receive, send)
 
 
-def _verify(presented: str) -> Principal | None:
+def _verify(presented: str) -> object | None:
+    """The tenant principal or the operator of a presented key (app.auth.operators), or None."""
+    from app.auth import operators
     from app.auth.keys import verify
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session:
+        if operators.is_operator_key(presented):
+            return operators.verify(session, presented)
         return verify(session, presented)
 
 

@@ -51,7 +51,8 @@ def world(client, db_engine):  # type: ignore[no-untyped-def]
     firm_id, _ = make_key("firm-x", ["read"])
     eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]}).json()
     return {"unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
-            "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian"}
+            "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian",
+            "tenant_id": client.get("/v1/tenant").json()["id"]}
 
 
 def _url(path: str, values: dict[str, Any]) -> str:
