@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     workers_outlive_app: bool = False
     #: Log level of the service.
     log_level: str = "INFO"
+    #: The role the service's statements run as: every pooled connection switches to it (SET ROLE)
+    #: when it is opened. Migration 0007 creates it NOLOGIN, without BYPASSRLS, with the grants
+    #: the service needs, so PostgreSQL's row-level security applies to everything the service
+    #: runs. Empty: no SET ROLE, for a deployment that connects directly as a LOGIN role that is
+    #: a member of it (``GRANT jixiao_app TO svc`` … and ``ALTER ROLE svc SET role = 'jixiao_app'``).
+    db_app_role: str = "jixiao_app"
 
     @field_validator("database_url")
     @classmethod

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem_response
+from app.auth import scoping
 from app.db.models import IdempotencyRecord
 
 HEADER = b"idempotency-key"
@@ -166,6 +167,7 @@ def _claim(tenant_id: uuid.UUID, key: str, route: str, digest: str) -> Idempoten
 
     now = datetime.now(UTC)
     with get_sessionmaker()(expire_on_commit=False) as session, session.begin():
+        scoping.set_tenant(session, tenant_id)  # row-level security (migration 0007)
         inserted = session.execute(
             insert(IdempotencyRecord)
             .values(tenant_id=tenant_id, key=key, route=route, request_hash=digest, status_code=PENDING,
@@ -192,6 +194,7 @@ def _store(tenant_id: uuid.UUID, key: str, route: str, status_code: int, headers
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session, session.begin():
+        scoping.set_tenant(session, tenant_id)  # row-level security (migration 0007)
         session.execute(
             update(IdempotencyRecord)
             .where(*_where(tenant_id, key, route), IdempotencyRecord.status_code == PENDING)
@@ -203,6 +206,7 @@ def _release(tenant_id: uuid.UUID, key: str, route: str) -> None:
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session, session.begin():
+        scoping.set_tenant(session, tenant_id)  # row-level security (migration 0007)
         session.execute(delete(IdempotencyRecord).where(*_where(tenant_id, key, route),
                                                         IdempotencyRecord.status_code == PENDING))
 

@@ -14,12 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth import scoping
 from app.db import sql
 from app.db.models import ApiKey, Tenant
 
 SCOPES = ("read", "submit", "assess", "admin")
 KEY_PREFIX = "jx_"
-_VERIFY = "SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at FROM api_keys WHERE prefix = %s"
+# jixiao_key: the lookup by prefix that row-level security lets through before any tenant is known
+# (migration 0007); the key's tenant is set for the transaction by the same statement (app.auth.scoping).
+_VERIFY = ("SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at, "
+           "set_config('app.tenant_id', tenant_id::text, true) FROM jixiao_key(%s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ def create_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[s
     if bad or not scopes:
         raise ValueError(f"scopes must be a non-empty subset of {list(SCOPES)}; got {scopes}")
     prefix, key = new_key()
+    scoping.set_tenant(session, tenant_id)  # row-level security: a key is written as its tenant
     row = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, prefix=prefix, secret_hash=_hash(key),
                  scopes=sorted(set(scopes), key=SCOPES.index), expires_at=expires_at)
     session.add(row)
@@ -93,7 +98,11 @@ def verify(session: Session, presented: str) -> Principal | None:
     if prefix is None:
         return None
     # Fixed SQL on the session's connection (app.db.sql): no tenant scoping applies (nobody is known yet).
-    return check(sql.first(session, _VERIFY, (prefix,)), presented)
+    row = sql.first(session, _VERIFY, (prefix,))
+    principal = check(row[:6] if row is not None else None, presented)
+    if principal is not None:
+        scoping.tenant_was_set(session, principal.tenant_id)
+    return principal
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth import scoping
 from app.auth.keys import Principal
 
 log = logging.getLogger("jixiao.auth")
@@ -67,7 +68,11 @@ def _append(principal: Principal | None, method: str, route: str, path: str, ids
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session, session.begin():
-        session.execute(insert(AuditEntry).values(
+        if principal is not None:
+            scoping.set_tenant(session, principal.tenant_id)  # row-level security (migration 0007)
+        # inline: no RETURNING of the new id, which row-level security would check as a read of
+        # the row (a refusal's tenant is not the transaction's)
+        session.execute(insert(AuditEntry).inline().values(
             tenant_id=principal.tenant_id if principal else None,
             key_id=principal.key_id if principal else None,
             method=method, route=route[:200], path=path[:500], resource_ids=ids, status=status,

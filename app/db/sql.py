@@ -10,11 +10,20 @@ for its own statements (``DBAPIError`` subclasses; a lost connection invalidates
 answers 503), so callers and exception handlers cannot tell the difference.
 
 Tenant scoping: these statements bypass the session's loader criteria (app.auth.scoping), so
-each one spells out the same tenant condition itself; tests/auth covers both paths.
+each one spells out the same tenant condition itself; tests/auth covers both paths. PostgreSQL's
+row-level security (migration 0007) covers them exactly like the ORM: in a transaction, the
+tenant is set by app.auth.scoping for the whole transaction; in autocommit mode (POST
+/v1/assessments, where each statement is its own transaction), :func:`first_with_key` and
+:func:`run_in_tenant` send ``set_config('app.tenant_id', …, true)`` and the statement as one
+message (simple query protocol: PostgreSQL runs the statements of one message as one implicit
+transaction, and reverts the setting at its end, so nothing stays on the pooled connection), the
+statement as ``EXECUTE`` of a statement prepared once per connection (one round trip, planned
+once, as psycopg's own prepared statements were); tests/db/test_rls.py covers them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -55,6 +64,7 @@ def first(session: Session, statement: str, params: Params) -> tuple[Any, ...] |
     conn = session.connection()
     try:
         with _driver(conn).cursor() as cur:
+            apply_pending_tenant(conn.info, cur)
             cur.execute(statement, params)
             return cur.fetchone()
     except psycopg.Error as exc:
@@ -63,29 +73,149 @@ def first(session: Session, statement: str, params: Params) -> tuple[Any, ...] |
 
 def run(session: Session, statement: str, params: Params) -> None:
     """Execute a statement in the session's transaction."""
-    conn = session.connection()
+    run_on(session.connection(), statement, params)
+
+
+def run_on(conn: Connection, statement: str, params: Params) -> None:
+    """Execute a statement on a connection (in its transaction, if any)."""
     try:
         with _driver(conn).cursor() as cur:
+            apply_pending_tenant(conn.info, cur)
             cur.execute(statement, params)
     except psycopg.Error as exc:
         _raise(conn, statement, params, exc)
 
 
-def run_and_commit(session: Session, statement: str, params: Params) -> None:
-    """Execute a statement and COMMIT the session's transaction at the driver: for a route's last
-    write. The session's own commit afterwards has nothing left to do at the driver (psycopg skips
-    COMMIT when idle). If the statement fails, nothing is committed and the error is raised here.
+# --- The tenant PostgreSQL's row-level security sees (migration 0007, app.auth.scoping) ---------
 
-    (psycopg's pipeline mode, sending both at once, was measured: on a local connection its
-    Python overhead costs more than the round trip it saves.)"""
-    conn = session.connection()
-    driver = _driver(conn)
+#: for the rest of the transaction (PostgreSQL reverts it at COMMIT or ROLLBACK)
+SET_TENANT_LOCAL = "SELECT set_config('app.tenant_id', %s, true)"
+_SET_TENANT_SESSION = "SELECT set_config('app.tenant_id', %s, false)"
+#: keys of a pooled connection's ``info``: the tenant to set on the connection before its next
+#: statement in autocommit mode, and the tenant set on it (to be reset before it is pooled again)
+PENDING_TENANT, SESSION_TENANT = "jixiao_pending_tenant", "jixiao_session_tenant"
+_PREPARED = "jixiao_prepared"
+
+
+def apply_pending_tenant(info: dict[Any, Any], cursor: Any) -> None:
+    """In autocommit mode each statement is its own transaction, which a transaction-local
+    setting would not outlive: a statement other than :func:`first_with_key` and
+    :func:`run_in_tenant` (an ORM fallback of POST /v1/assessments) gets the tenant set on the
+    connection first, once. The pool's checkin (:func:`reset_tenant`) takes it off again."""
+    pending = info.get(PENDING_TENANT)
+    if pending is not None and info.get(SESSION_TENANT) != pending and cursor.connection.autocommit:
+        info[SESSION_TENANT] = pending  # first: a failure still resets it at checkin
+        cursor.execute(_SET_TENANT_SESSION, (pending,))
+
+
+def reset_tenant(dbapi_connection: Any, record: Any) -> None:
+    """Pool checkin: no connection goes back to the pool carrying a tenant (only a connection
+    that :func:`apply_pending_tenant` set one on costs a round trip here)."""
+    info = record.info
+    info.pop(PENDING_TENANT, None)
+    if info.pop(SESSION_TENANT, None) is None or dbapi_connection is None:
+        return
     try:
+        was = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute(_SET_TENANT_SESSION, ("",))
+        dbapi_connection.autocommit = was
+    except psycopg.Error as exc:  # never pooled with a tenant: this connection is dropped instead
+        record.invalidate(exc)
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_SHAPES: dict[str, tuple[str, str]] = {}
+
+
+def _shape(name: str, statement: str) -> tuple[str, str]:
+    """(PREPARE statement, EXECUTE call with psycopg placeholders) of a statement with named
+    parameters: ``%(x)s`` becomes ``$n`` (types inferred by PostgreSQL from where they are used)."""
+    shape = _SHAPES.get(name)
+    if shape is None:
+        names: list[str] = []
+
+        def number(m: re.Match[str]) -> str:
+            if m.group(1) not in names:
+                names.append(m.group(1))
+            return f"${names.index(m.group(1)) + 1}"
+
+        prepare = f"PREPARE {name} AS {_PLACEHOLDER.sub(number, statement)}"
+        shape = _SHAPES[name] = (prepare, f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")")
+    return shape
+
+
+def _in_tenant(conn: Connection, name: str, statement: str, head: str,
+               args: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    """Run ``head`` (which sets the tenant for its transaction) and then ``statement``: the first
+    row of each. In autocommit mode as one message, ``head; EXECUTE name(…)``, the statement
+    prepared on the connection first when it is not (yet, or any more: psycopg deallocates every
+    prepared statement of a connection when it rolls back a transaction, so a statement found
+    missing is prepared again and the message, which did nothing, sent again). In a transaction
+    the setting lasts until its end anyway: two statements."""
+    driver = _driver(conn)
+    if not driver.autocommit:
         with driver.cursor() as cur:
-            cur.execute(statement, params)
-        driver.commit()
+            cur.execute(head, args)
+            first = cur.fetchone()
+            cur.execute(statement, args)
+            return first, (cur.fetchone() if cur.description is not None else None)
+    prepare, execute = _shape(name, statement)
+    message = f"{head};\n{execute}"
+    prepared: set[str] = conn.info.setdefault(_PREPARED, set())  # cleared with a replaced connection
+    for attempt in (1, 2):
+        if name not in prepared:
+            driver.execute(prepare)
+            prepared.add(name)
+        try:
+            with psycopg.ClientCursor(driver) as cur:
+                cur.execute(message, args)
+                first = cur.fetchone()
+                cur.nextset()
+                return first, (cur.fetchone() if cur.description is not None else None)
+        except psycopg.errors.InvalidSqlStatementName:
+            prepared.discard(name)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+_KEY_AND_TENANT = ("SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at, "
+                   "set_config('app.tenant_id', tenant_id::text, true) FROM jixiao_key(%(jx_prefix)s)")
+
+
+def first_with_key(session: Session, prefix: str, name: str, statement: str,
+                   params: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    """The row of the key with ``prefix`` (app.auth.keys.KEY_COLUMNS, through the SECURITY
+    DEFINER lookup of migration 0007; None if there is none) and the first row of ``statement``
+    run as that key's tenant: one round trip in autocommit mode. The tenant is the key's before
+    its secret is checked (app.auth.deps.authorize), as when the same lookup was joined to the
+    key: a failing check discards the second row, and the setting ends with the message."""
+    conn = session.connection()
+    args = {**params, "jx_prefix": prefix}
+    try:
+        key, row = _in_tenant(conn, name, statement, _KEY_AND_TENANT, args)
     except psycopg.Error as exc:
-        _raise(conn, statement, params, exc)
+        _raise(conn, statement, args, exc)
+    return (key[:6] if key is not None else None), row
+
+
+def run_in_tenant(session: Session, tenant_id: Any, name: str, statement: str, params: Mapping[str, Any]) -> None:
+    """Execute ``statement`` as ``tenant_id`` and COMMIT (nothing to commit in autocommit mode):
+    one round trip in autocommit mode (:func:`first_with_key`), for a route's last write. If the
+    statement fails, nothing is committed and the error is raised here. In a transaction, the
+    session's own commit afterwards has nothing left to do at the driver (psycopg skips COMMIT
+    when idle).
+
+    (psycopg's pipeline mode, sending statement and COMMIT at once, was measured: on a local
+    connection its Python overhead costs more than the round trip it saves.)"""
+    conn = session.connection()
+    args = {**params, "jx_tenant": str(tenant_id)}
+    try:
+        _in_tenant(conn, name, statement, "SELECT set_config('app.tenant_id', %(jx_tenant)s, true)", args)
+        _driver(conn).commit()
+    except psycopg.Error as exc:
+        _raise(conn, statement, args, exc)
 
 
 @contextmanager
@@ -120,13 +250,22 @@ def _pg_types(model: type[Any], columns: tuple[str, ...]) -> list[str]:
     return types
 
 
+_STAGING: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 def copy_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     """Insert rows of a model's table (dicts with the same keys) with one binary COPY on the session's own
     connection, in its transaction. JSON columns take documents; every other value is written
     as its column's type (bytes for bytea).
 
     Binary, not text: the text format escapes every value (a 4 KB bytea becomes 8 KB of hex) on
-    both sides; for an assessment row that cost the service ~60 µs and PostgreSQL ~80 µs more."""
+    both sides; for an assessment row that cost the service ~60 µs and PostgreSQL ~80 µs more.
+
+    PostgreSQL refuses COPY FROM into a table under row-level security (migration 0007) for a
+    role it applies to, so the rows are copied into a temporary table of the same columns (no
+    row-level security: it is the session's own), created once per transaction and dropped at
+    its end, and moved from there by one INSERT … SELECT, which the table's policies check like
+    any other insert (its WITH CHECK: a row of another tenant fails the whole statement)."""
     if not rows:
         return
     columns = list(rows[0])
@@ -134,15 +273,28 @@ def copy_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) ->
     documents: list[tuple[int, Callable[..., Any]]] = [
         (i, Jsonb if t == "jsonb" else Json) for i, t in enumerate(types) if t in {"json", "jsonb"}]
     conn = session.connection()
+    table = model.__tablename__
     names = ", ".join(f'"{c}"' for c in columns)
-    statement = f'COPY "{model.__tablename__}" ({names}) FROM STDIN (FORMAT BINARY)'
+    staging = _STAGING.setdefault((table, tuple(columns)), f"jixiao_copy_{len(_STAGING)}")
+    # the staging tables of this transaction (a new transaction gets a new Transaction object)
+    created: tuple[Any, set[str]] | None = conn.info.get("jixiao_staging")
+    if created is None or created[0] is not conn.get_transaction():
+        created = conn.info["jixiao_staging"] = (conn.get_transaction(), set())
+    statement = f'COPY "{staging}" ({names}) FROM STDIN (FORMAT BINARY)'
     try:
-        with _driver(conn).cursor() as cur, cur.copy(statement) as copy:
-            copy.set_types(types)
-            for row in rows:
-                values = [row[c] for c in columns]
-                for i, document in documents:
-                    values[i] = document(values[i], dumps=dumps)
-                copy.write_row(values)
+        with _driver(conn).cursor() as cur:
+            if staging not in created[1]:
+                cur.execute(f'CREATE TEMPORARY TABLE "{staging}" ON COMMIT DROP AS SELECT {names} FROM "{table}" WITH NO DATA')
+                created[1].add(staging)
+            with cur.copy(statement) as copy:
+                copy.set_types(types)
+                for row in rows:
+                    values = [row[c] for c in columns]
+                    for i, document in documents:
+                        values[i] = document(values[i], dumps=dumps)
+                    copy.write_row(values)
+            statement = (f'WITH moved AS (DELETE FROM "{staging}" RETURNING {names}) '
+                         f'INSERT INTO "{table}" ({names}) SELECT {names} FROM moved')
+            cur.execute(statement)
     except psycopg.Error as exc:
         _raise(conn, statement, (), exc)
