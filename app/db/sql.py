@@ -23,6 +23,7 @@ once, as psycopg's own prepared statements were); tests/db/test_rls.py covers th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -275,7 +276,10 @@ def copy_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) ->
     conn = session.connection()
     table = model.__tablename__
     names = ", ".join(f'"{c}"' for c in columns)
-    staging = _STAGING.setdefault((table, tuple(columns)), f"jixiao_copy_{len(_STAGING)}")
+    staging = _STAGING.get((table, tuple(columns)))
+    if staging is None:  # one name per table and column list, the same in every thread
+        digest = hashlib.blake2s(",".join(columns).encode(), digest_size=4).hexdigest()
+        staging = _STAGING[(table, tuple(columns))] = f"jixiao_copy_{table}_{digest}"
     # the staging tables of this transaction (a new transaction gets a new Transaction object)
     created: tuple[Any, set[str]] | None = conn.info.get("jixiao_staging")
     if created is None or created[0] is not conn.get_transaction():

@@ -128,6 +128,11 @@ def upgrade() -> None:
     # Roles belong to the cluster: another database of the same server may have created it.
     op.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{literal}') THEN "
                f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; END $$")
+    # A migrating owner that is not a superuser needs to be a member to connect as the service
+    # (JIXIAO_DB_APP_ROLE is a startup option: the login role must be allowed to SET it).
+    op.execute(f"DO $$ BEGIN IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+               f"AND NOT pg_has_role(current_user, '{literal}', 'MEMBER') THEN "
+               f"GRANT {role} TO CURRENT_USER; END IF; END $$")
     op.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
 
     op.execute("CREATE FUNCTION jixiao_tenant() RETURNS uuid LANGUAGE sql STABLE PARALLEL SAFE AS "

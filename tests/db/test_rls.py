@@ -389,3 +389,33 @@ def test_cli_keys_create_and_list_work(db_engine):
     assert key[: len("jx_") + 8] in listed.stdout
     with _client(key) as c:
         assert c.get("/v1/units").status_code == 200
+
+
+def test_post_assessments_still_takes_two_round_trips(tenants, monkeypatch):
+    """Row-level security costs the hot path no round trip: the key with the unit's submission,
+    then the row with its audit entry (each message carrying its tenant), and no BEGIN/COMMIT."""
+    import psycopg
+
+    from app.db.session import get_engine
+
+    c = tenants["client_a"]
+    unit = tenants["rows_a"]["unit"]
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(self, query, params=None, **kw):  # type: ignore[no-untyped-def]
+        sent.append(str(query))
+        return execute(self, query, params, **kw)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    get_engine().pool.dispose()  # the next request opens a connection, which the one after reuses
+    assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201  # a new connection: PREPAREs
+    prepares = [q for q in sent if q.startswith("PREPARE")]
+    assert len(prepares) == 2
+    sent.clear()
+    assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201
+    assert len(sent) == 2, sent
+    assert "jixiao_key(" in sent[0]
+    assert "EXECUTE jixiao_unit_and_submission(" in sent[0]
+    assert "set_config('app.tenant_id'" in sent[1]
+    assert "EXECUTE jixiao_insert_assessment_audited(" in sent[1]
