@@ -167,8 +167,7 @@ def prefetch(session: Session, prefix: str, unit_id: uuid.UUID,
     """The presented key's row (app.auth.keys.KEY_COLUMNS) and, visible to that key's tenant, the
     unit's current submission row for the year: one message, one round trip, before the key is
     checked (app.auth.deps.authorize with ``key_row``; a failing check discards the second row)."""
-    return sql.first_with_key(session, prefix, "jixiao_unit_and_submission", _UNIT_AND_SUBMISSION_OF_KEY,
-                              {"unit": unit_id, "year": year})
+    return sql.first_with_key(session, prefix, _UNIT_AND_SUBMISSION_OF_KEY, {"unit": unit_id, "year": year})
 
 
 def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int,
@@ -241,8 +240,7 @@ def create(session: Session, body: AssessmentCreate,
     if audit is None:
         sql.run(session, _INSERT, values)
     else:  # the row and its audit entry (one statement), then COMMIT
-        sql.run_in_tenant(session, current_tenant(session), "jixiao_insert_assessment_audited", _INSERT_AUDITED,
-                          {**values, **audit(assessment_id)})
+        sql.run_in_tenant(session, current_tenant(session), _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown, status, grade)
 

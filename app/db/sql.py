@@ -14,17 +14,14 @@ each one spells out the same tenant condition itself; tests/auth covers both pat
 row-level security (migration 0007) covers them exactly like the ORM: in a transaction, the
 tenant is set by app.auth.scoping for the whole transaction; in autocommit mode (POST
 /v1/assessments, where each statement is its own transaction), :func:`first_with_key` and
-:func:`run_in_tenant` send ``set_config('app.tenant_id', …, true)`` and the statement as one
-message (simple query protocol: PostgreSQL runs the statements of one message as one implicit
-transaction, and reverts the setting at its end, so nothing stays on the pooled connection), the
-statement as ``EXECUTE`` of a statement prepared once per connection (one round trip, planned
-once, as psycopg's own prepared statements were); tests/db/test_rls.py covers them.
+:func:`run_in_tenant` send ``set_config('app.tenant_id', …, true)`` and the statement together
+in one pipeline: one round trip, one implicit transaction, at whose end PostgreSQL reverts the
+setting, so nothing stays on the pooled connection; tests/db/test_rls.py covers them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -87,6 +84,26 @@ def run_on(conn: Connection, statement: str, params: Params) -> None:
         _raise(conn, statement, params, exc)
 
 
+def run_and_commit(session: Session, statement: str, params: Params) -> None:
+    """Execute a statement and COMMIT the session's transaction at the driver: for a route's last
+    write. The session's own commit afterwards has nothing left to do at the driver (psycopg skips
+    COMMIT when idle). If the statement fails, nothing is committed and the error is raised here.
+    (In autocommit mode, where the statement would run without the request's tenant, the hot
+    path uses :func:`run_in_tenant`.)
+
+    (psycopg's pipeline mode, sending both at once, was measured: on a local connection its
+    Python overhead costs more than the round trip it saves.)"""
+    conn = session.connection()
+    driver = _driver(conn)
+    try:
+        with driver.cursor() as cur:
+            apply_pending_tenant(conn.info, cur)
+            cur.execute(statement, params)
+        driver.commit()
+    except psycopg.Error as exc:
+        _raise(conn, statement, params, exc)
+
+
 # --- The tenant PostgreSQL's row-level security sees (migration 0007, app.auth.scoping) ---------
 
 #: for the rest of the transaction (PostgreSQL reverts it at COMMIT or ROLLBACK)
@@ -95,7 +112,6 @@ _SET_TENANT_SESSION = "SELECT set_config('app.tenant_id', %s, false)"
 #: keys of a pooled connection's ``info``: the tenant to set on the connection before its next
 #: statement in autocommit mode, and the tenant set on it (to be reset before it is pooled again)
 PENDING_TENANT, SESSION_TENANT = "jixiao_pending_tenant", "jixiao_session_tenant"
-_PREPARED = "jixiao_prepared"
 
 
 def apply_pending_tenant(info: dict[Any, Any], cursor: Any) -> None:
@@ -125,95 +141,54 @@ def reset_tenant(dbapi_connection: Any, record: Any) -> None:
         record.invalidate(exc)
 
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-_SHAPES: dict[str, tuple[str, str]] = {}
-
-
-def _shape(name: str, statement: str) -> tuple[str, str]:
-    """(PREPARE statement, EXECUTE call with psycopg placeholders) of a statement with named
-    parameters: ``%(x)s`` becomes ``$n`` (types inferred by PostgreSQL from where they are used)."""
-    shape = _SHAPES.get(name)
-    if shape is None:
-        names: list[str] = []
-
-        def number(m: re.Match[str]) -> str:
-            if m.group(1) not in names:
-                names.append(m.group(1))
-            return f"${names.index(m.group(1)) + 1}"
-
-        prepare = f"PREPARE {name} AS {_PLACEHOLDER.sub(number, statement)}"
-        shape = _SHAPES[name] = (prepare, f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")")
-    return shape
-
-
-def _in_tenant(conn: Connection, name: str, statement: str, head: str,
+def _in_tenant(conn: Connection, statement: str, head: str,
                args: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     """Run ``head`` (which sets the tenant for its transaction) and then ``statement``: the first
-    row of each. In autocommit mode as one message, ``head; EXECUTE name(…)``, the statement
-    prepared on the connection first when it is not (yet, or any more: psycopg deallocates every
-    prepared statement of a connection when it rolls back a transaction, so a statement found
-    missing is prepared again and the message, which did nothing, sent again). In a transaction
-    the setting lasts until its end anyway: two statements."""
+    row of each. In autocommit mode both go in one pipeline with one Sync: PostgreSQL runs the
+    statements before a Sync as one implicit transaction, which the setting ends with, and the
+    pair costs one round trip (the results are read after the pipeline's Sync: reading them
+    inside would cost a Flush round trip more). In a transaction the setting lasts until its
+    end anyway: two statements."""
     driver = _driver(conn)
-    if not driver.autocommit:
-        with driver.cursor() as cur:
+    with driver.cursor() as cur, driver.cursor() as cur2:
+        if driver.autocommit:
+            with driver.pipeline():
+                cur.execute(head, args)
+                cur2.execute(statement, args)
+        else:
             cur.execute(head, args)
-            first = cur.fetchone()
-            cur.execute(statement, args)
-            return first, (cur.fetchone() if cur.description is not None else None)
-    prepare, execute = _shape(name, statement)
-    message = f"{head};\n{execute}"
-    prepared: set[str] = conn.info.setdefault(_PREPARED, set())  # cleared with a replaced connection
-    for attempt in (1, 2):
-        if name not in prepared:
-            driver.execute(prepare)
-            prepared.add(name)
-        try:
-            with psycopg.ClientCursor(driver) as cur:
-                cur.execute(message, args)
-                first = cur.fetchone()
-                cur.nextset()
-                return first, (cur.fetchone() if cur.description is not None else None)
-        except psycopg.errors.InvalidSqlStatementName:
-            prepared.discard(name)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+            cur2.execute(statement, args)
+        return cur.fetchone(), (cur2.fetchone() if cur2.description is not None else None)
 
 
 _KEY_AND_TENANT = ("SELECT id, tenant_id, secret_hash, scopes, expires_at, revoked_at, "
                    "set_config('app.tenant_id', tenant_id::text, true) FROM jixiao_key(%(jx_prefix)s)")
 
 
-def first_with_key(session: Session, prefix: str, name: str, statement: str,
+def first_with_key(session: Session, prefix: str, statement: str,
                    params: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     """The row of the key with ``prefix`` (app.auth.keys.KEY_COLUMNS, through the SECURITY
     DEFINER lookup of migration 0007; None if there is none) and the first row of ``statement``
     run as that key's tenant: one round trip in autocommit mode. The tenant is the key's before
     its secret is checked (app.auth.deps.authorize), as when the same lookup was joined to the
-    key: a failing check discards the second row, and the setting ends with the message."""
+    key: a failing check discards the second row, and the setting ends with the pipeline."""
     conn = session.connection()
     args = {**params, "jx_prefix": prefix}
     try:
-        key, row = _in_tenant(conn, name, statement, _KEY_AND_TENANT, args)
+        key, row = _in_tenant(conn, statement, _KEY_AND_TENANT, args)
     except psycopg.Error as exc:
         _raise(conn, statement, args, exc)
     return (key[:6] if key is not None else None), row
 
 
-def run_in_tenant(session: Session, tenant_id: Any, name: str, statement: str, params: Mapping[str, Any]) -> None:
+def run_in_tenant(session: Session, tenant_id: Any, statement: str, params: Mapping[str, Any]) -> None:
     """Execute ``statement`` as ``tenant_id`` and COMMIT (nothing to commit in autocommit mode):
-    one round trip in autocommit mode (:func:`first_with_key`), for a route's last write. If the
-    statement fails, nothing is committed and the error is raised here. In a transaction, the
-    session's own commit afterwards has nothing left to do at the driver (psycopg skips COMMIT
-    when idle).
-
-    (psycopg's pipeline mode, sending statement and COMMIT at once, was measured: on a local
-    connection its Python overhead costs more than the round trip it saves.)"""
+    one round trip in autocommit mode (:func:`first_with_key`), for a route's last write, as
+    :func:`run_and_commit`."""
     conn = session.connection()
     args = {**params, "jx_tenant": str(tenant_id)}
     try:
-        _in_tenant(conn, name, statement, "SELECT set_config('app.tenant_id', %(jx_tenant)s, true)", args)
+        _in_tenant(conn, statement, "SELECT set_config('app.tenant_id', %(jx_tenant)s, true)", args)
         _driver(conn).commit()
     except psycopg.Error as exc:
         _raise(conn, statement, args, exc)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
-from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
 from tests.api.factories import assess, create_unit, put_submission, seed
 from tests.api.test_rulesets import _custom
@@ -189,38 +189,25 @@ def test_the_hot_path_statements_are_covered_like_the_orm(tenants):
     prefix = tenants["a_key"][: len("jx_") + 8]
     probe = "SELECT id, tenant_id FROM units WHERE id = %(unit)s"
     with get_sessionmaker()() as session, sql.autocommit(session):
-        key, row = sql.first_with_key(session, prefix, "jixiao_test_probe", probe, {"unit": tenants["rows_b"]["unit"]})
+        key, row = sql.first_with_key(session, prefix, probe, {"unit": tenants["rows_b"]["unit"]})
         assert key is not None
         assert str(key[1]) == tenants["a"]
         assert row is None  # B's unit, no tenant condition in the statement
-        _, row = sql.first_with_key(session, prefix, "jixiao_test_probe", probe, {"unit": tenants["rows_a"]["unit"]})
+        _, row = sql.first_with_key(session, prefix, probe, {"unit": tenants["rows_a"]["unit"]})
         assert row is not None
         assert str(row[1]) == tenants["a"]
-        key, row = sql.first_with_key(session, "jx_00000000", "jixiao_test_probe", probe,
-                                      {"unit": tenants["rows_a"]["unit"]})
+        key, row = sql.first_with_key(session, "jx_00000000", probe, {"unit": tenants["rows_a"]["unit"]})
         assert key is None
         assert row is None
         insert = ("INSERT INTO units (id, tenant_id, code, name, kind, region) "
                   "VALUES (%(id)s, %(tenant)s, %(code)s, 'x', 'school', 'x')")
         with pytest.raises(ProgrammingError, match="row-level security"):
-            sql.run_in_tenant(session, tenants["a"], "jixiao_test_insert", insert,
+            sql.run_in_tenant(session, tenants["a"], insert,
                               {"id": uuid.uuid4(), "tenant": tenants["b"], "code": "FORGED"})
-        sql.run_in_tenant(session, tenants["a"], "jixiao_test_insert", insert,
+        sql.run_in_tenant(session, tenants["a"], insert,
                           {"id": uuid.uuid4(), "tenant": tenants["a"], "code": "MINE"})
         # nothing of the messages' tenant is left on the connection
         assert session.execute(text("SELECT count(*) FROM units")).scalar_one() == 0
-
-
-def test_prepared_statements_deallocated_by_a_rollback_are_prepared_again(tenants):
-    from app.db import sql
-    from app.db.session import get_sessionmaker
-
-    prefix = tenants["a_key"][: len("jx_") + 8]
-    probe = "SELECT id FROM units WHERE id = %(unit)s"
-    with get_sessionmaker()() as session, sql.autocommit(session):
-        assert sql.first_with_key(session, prefix, "jixiao_test_again", probe, {"unit": tenants["rows_a"]["unit"]})[1]
-        session.connection().connection.driver_connection.execute("DEALLOCATE ALL")  # type: ignore[union-attr]
-        assert sql.first_with_key(session, prefix, "jixiao_test_again", probe, {"unit": tenants["rows_a"]["unit"]})[1]
 
 
 def test_an_audit_firm_sees_only_its_granted_units_and_years(tenants, db_engine):
@@ -393,29 +380,76 @@ def test_cli_keys_create_and_list_work(db_engine):
 
 def test_post_assessments_still_takes_two_round_trips(tenants, monkeypatch):
     """Row-level security costs the hot path no round trip: the key with the unit's submission,
-    then the row with its audit entry (each message carrying its tenant), and no BEGIN/COMMIT."""
+    then the row with its audit entry, each pair of statements in one pipeline (one Sync) that
+    sets its tenant first; no BEGIN/COMMIT."""
     import psycopg
-
-    from app.db.session import get_engine
 
     c = tenants["client_a"]
     unit = tenants["rows_a"]["unit"]
-    sent: list[str] = []
-    execute = psycopg.Cursor.execute
+    assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201
+    trips: list[list[str]] = []  # what each round trip sent
+    execute, pipeline = psycopg.Cursor.execute, psycopg.Connection.pipeline
 
-    def counting(self, query, params=None, **kw):  # type: ignore[no-untyped-def]
-        sent.append(str(query))
+    def counting_execute(self, query, params=None, **kw):  # type: ignore[no-untyped-def]
+        if self.connection._pipeline is None:
+            trips.append([])
+        trips[-1].append(str(query))
         return execute(self, query, params, **kw)
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-    get_engine().pool.dispose()  # the next request opens a connection, which the one after reuses
-    assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201  # a new connection: PREPAREs
-    prepares = [q for q in sent if q.startswith("PREPARE")]
-    assert len(prepares) == 2
-    sent.clear()
+    def counting_pipeline(self):  # type: ignore[no-untyped-def]
+        trips.append([])
+        return pipeline(self)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting_execute)
+    monkeypatch.setattr(psycopg.Connection, "pipeline", counting_pipeline)
     assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201
-    assert len(sent) == 2, sent
-    assert "jixiao_key(" in sent[0]
-    assert "EXECUTE jixiao_unit_and_submission(" in sent[0]
-    assert "set_config('app.tenant_id'" in sent[1]
-    assert "EXECUTE jixiao_insert_assessment_audited(" in sent[1]
+    assert len(trips) == 2, trips
+    (key, lookup), (tenant, insert) = trips
+    assert "jixiao_key(" in key
+    assert "set_config('app.tenant_id', tenant_id::text, true)" in key
+    assert "FROM submissions s JOIN units u" in lookup
+    assert "set_config('app.tenant_id'" in tenant
+    assert "INSERT INTO assessments" in insert
+    assert "INSERT INTO audit_log" in insert
+
+
+def test_run_in_tenant_commits_or_leaves_nothing(db_engine) -> None:  # type: ignore[no-untyped-def]
+    """As tests/test_sql.py checks run_and_commit (here as the owner: the outcomes, not the policies)."""
+    from sqlalchemy.orm import Session
+
+    from app.db import sql
+
+    tenant = uuid.uuid4()
+    with Session(db_engine) as setup, setup.begin():
+        setup.execute(text("INSERT INTO tenants (id, name) VALUES (:id, :name)"), {"id": tenant, "name": f"t-{tenant}"})
+    insert = "INSERT INTO units (id, tenant_id, code, name, kind, region) VALUES (%s, %s, %s, 'x', 'school', 'r')"
+    named = ("INSERT INTO units (id, tenant_id, code, name, kind, region) "
+             "VALUES (%(id)s, %(tenant)s, %(code)s, 'x', 'school', 'r')")
+
+    def count(code: str) -> int:
+        with db_engine.connect() as other:
+            return int(other.execute(text("SELECT count(*) FROM units WHERE code = :c"), {"c": code}).scalar_one())
+
+    with Session(db_engine) as session:
+        sql.run(session, insert, (uuid.uuid4(), tenant, "RC1"))  # earlier work of the same transaction
+        sql.run_in_tenant(session, tenant, named, {"id": uuid.uuid4(), "tenant": tenant, "code": "RC2"})
+        assert (count("RC1"), count("RC2")) == (1, 1)  # committed before the session's own commit
+        session.commit()  # nothing left to do, and no error
+        assert sql.first(session, "SELECT 1", ()) == (1,)  # a new transaction works
+
+    with Session(db_engine) as session:
+        sql.run(session, insert, (uuid.uuid4(), tenant, "RC3"))
+        with pytest.raises(IntegrityError):  # unknown tenant: the statement fails, the COMMIT is skipped
+            sql.run_in_tenant(session, tenant, named, {"id": uuid.uuid4(), "tenant": uuid.uuid4(),
+                                                                   "code": "RC4"})
+        session.rollback()
+        assert (count("RC3"), count("RC4")) == (0, 0)
+        assert sql.first(session, "SELECT 1 + %s", (1,)) == (2,)
+
+    with Session(db_engine) as session, sql.autocommit(session):  # one message: the same outcomes
+        sql.run_in_tenant(session, tenant, named, {"id": uuid.uuid4(), "tenant": tenant, "code": "RC5"})
+        with pytest.raises(IntegrityError):
+            sql.run_in_tenant(session, tenant, named, {"id": uuid.uuid4(), "tenant": uuid.uuid4(),
+                                                                   "code": "RC6"})
+        assert (count("RC5"), count("RC6")) == (1, 0)
+        assert sql.first(session, "SELECT 1 + %s", (1,)) == (2,)
