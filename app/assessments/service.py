@@ -165,7 +165,7 @@ NOT_READ: Any = object()
 def prefetch(session: Session, prefix: str, unit_id: uuid.UUID,
              year: int) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     """The presented key's row (app.auth.keys.KEY_COLUMNS) and, visible to that key's tenant, the
-    unit's current submission row for the year: one message, one round trip, before the key is
+    unit's current submission row for the year: one pipeline, one round trip, before the key is
     checked (app.auth.deps.authorize with ``key_row``; a failing check discards the second row)."""
     return sql.first_with_key(session, prefix, _UNIT_AND_SUBMISSION_OF_KEY, {"unit": unit_id, "year": year})
 

@@ -16,8 +16,8 @@ end). With no tenant set nothing is visible. How each kind of unit of work gets 
   (app.auth.keys.verify), :func:`set_tenant` (from app.auth.deps once the key is checked) finds it
   set and costs nothing; any later transaction of the session sets it as its first statement
   (``after_begin`` below);
-* autocommit (POST /v1/assessments): the hot statements carry it in their own message
-  (app.db.sql.first_with_key, run_in_tenant); any other statement sets it on the connection
+* autocommit (POST /v1/assessments): the hot statements carry it themselves, still two round
+  trips (app.db.sql.first_with_key, run_in_tenant); any other statement sets it on the connection
   first, and the pool's checkin takes it off again (app.db.sql.apply_pending_tenant,
   reset_tenant), so a pooled connection never carries a tenant into another request.
 """

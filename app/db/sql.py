@@ -13,15 +13,17 @@ Tenant scoping: these statements bypass the session's loader criteria (app.auth.
 each one spells out the same tenant condition itself; tests/auth covers both paths. PostgreSQL's
 row-level security (migration 0007) covers them exactly like the ORM: in a transaction, the
 tenant is set by app.auth.scoping for the whole transaction; in autocommit mode (POST
-/v1/assessments, where each statement is its own transaction), :func:`first_with_key` and
-:func:`run_in_tenant` send ``set_config('app.tenant_id', …, true)`` and the statement together
-in one pipeline: one round trip, one implicit transaction, at whose end PostgreSQL reverts the
-setting, so nothing stays on the pooled connection; tests/db/test_rls.py covers them.
+/v1/assessments, where each statement is its own transaction) each statement carries it for its
+own transaction, at whose end PostgreSQL reverts it, so nothing stays on the pooled connection:
+:func:`first_with_key` sends ``set_config('app.tenant_id', …, true)`` and its read in one
+pipeline (one round trip, one implicit transaction), :func:`run_in_tenant` makes the setting
+part of its write (:func:`writes_in_tenant`); tests/db/test_rls.py covers them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -181,17 +183,43 @@ def first_with_key(session: Session, prefix: str, statement: str,
     return (key[:6] if key is not None else None), row
 
 
+_VALUES = re.compile(r"\bVALUES \(((?:[^()]|%\(\w+\)s)*)\)")  # placeholders %(x)s are the only parentheses
+_WRITES_IN_TENANT: dict[str, str] = {}
+
+
+def writes_in_tenant(statement: str) -> str:
+    """An INSERT statement (its rows given as ``VALUES (…)``, CTEs included) that first sets the
+    tenant ``%(jx_tenant)s`` for its own transaction, as one statement: each row is selected from
+    the one-row CTE that calls set_config, so the setting is made before any row exists, and the
+    policies' WITH CHECK, evaluated on each row once formed, see it. (For a read this ordering
+    would not hold: a scan's conditions may be evaluated before anything else of the statement;
+    :func:`first_with_key` sends its setting as a statement of its own.)"""
+    written = _WRITES_IN_TENANT.get(statement)
+    if written is None:
+        body = statement.strip()
+        head = "WITH jixiao_tenant AS MATERIALIZED (SELECT set_config('app.tenant_id', %(jx_tenant)s, true))"
+        if body.startswith("WITH "):
+            body = head + ",\n" + body[len("WITH "):]
+        else:
+            body = head + "\n" + body
+        written = _WRITES_IN_TENANT[statement] = _VALUES.sub(r"SELECT \1 FROM jixiao_tenant", body)
+    return written
+
+
 def run_in_tenant(session: Session, tenant_id: Any, statement: str, params: Mapping[str, Any]) -> None:
-    """Execute ``statement`` as ``tenant_id`` and COMMIT (nothing to commit in autocommit mode):
-    one round trip in autocommit mode (:func:`first_with_key`), for a route's last write, as
-    :func:`run_and_commit`."""
+    """Execute the INSERT ``statement`` as ``tenant_id`` (:func:`writes_in_tenant`: one statement,
+    one round trip) and COMMIT (nothing to commit in autocommit mode): for a route's last write,
+    as :func:`run_and_commit`."""
     conn = session.connection()
+    written = writes_in_tenant(statement)
     args = {**params, "jx_tenant": str(tenant_id)}
+    driver = _driver(conn)
     try:
-        _in_tenant(conn, statement, "SELECT set_config('app.tenant_id', %(jx_tenant)s, true)", args)
-        _driver(conn).commit()
+        with driver.cursor() as cur:
+            cur.execute(written, args)
+        driver.commit()
     except psycopg.Error as exc:
-        _raise(conn, statement, args, exc)
+        _raise(conn, written, args, exc)
 
 
 @contextmanager

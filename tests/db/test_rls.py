@@ -379,9 +379,9 @@ def test_cli_keys_create_and_list_work(db_engine):
 
 
 def test_post_assessments_still_takes_two_round_trips(tenants, monkeypatch):
-    """Row-level security costs the hot path no round trip: the key with the unit's submission,
-    then the row with its audit entry, each pair of statements in one pipeline (one Sync) that
-    sets its tenant first; no BEGIN/COMMIT."""
+    """Row-level security costs the hot path no round trip: the key with the unit's submission
+    (a pipeline of two statements, one Sync, the first setting the tenant), then the row with its
+    audit entry (one statement that sets its tenant first); no BEGIN/COMMIT."""
     import psycopg
 
     c = tenants["client_a"]
@@ -404,11 +404,11 @@ def test_post_assessments_still_takes_two_round_trips(tenants, monkeypatch):
     monkeypatch.setattr(psycopg.Connection, "pipeline", counting_pipeline)
     assert assess(c, unit, 2023, "shenzhen-yantian@2023").status_code == 201
     assert len(trips) == 2, trips
-    (key, lookup), (tenant, insert) = trips
+    (key, lookup), (insert,) = trips
     assert "jixiao_key(" in key
     assert "set_config('app.tenant_id', tenant_id::text, true)" in key
     assert "FROM submissions s JOIN units u" in lookup
-    assert "set_config('app.tenant_id'" in tenant
+    assert insert.startswith("WITH jixiao_tenant AS MATERIALIZED (SELECT set_config('app.tenant_id'")
     assert "INSERT INTO assessments" in insert
     assert "INSERT INTO audit_log" in insert
 
