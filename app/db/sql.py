@@ -202,7 +202,10 @@ def writes_in_tenant(statement: str) -> str:
             body = head + ",\n" + body[len("WITH "):]
         else:
             body = head + "\n" + body
-        written = _WRITES_IN_TENANT[statement] = _VALUES.sub(r"SELECT \1 FROM jixiao_tenant", body)
+        written, rows = _VALUES.subn(r"SELECT \1 FROM jixiao_tenant", body)
+        if not rows:  # a row not selected from it would be checked without the setting
+            raise ValueError(f"not an INSERT … VALUES (…) statement: {statement[:80]}")
+        _WRITES_IN_TENANT[statement] = written
     return written
 
 
