@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     #: Minutes between two deletions of expired Idempotency-Key records (0: never, e.g. a cron job does it).
     idempotency_purge_minutes: int = Field(default=10, ge=0)
+    #: The role the service's statements run as: every pooled connection switches to it (SET ROLE)
+    #: when it is opened. Migration 0009 creates it NOLOGIN, without BYPASSRLS, with the grants
+    #: the service needs, so PostgreSQL's row-level security applies to everything the service
+    #: runs. Empty: no SET ROLE, for a deployment that connects directly as a LOGIN role that is
+    #: a member of it (``GRANT jixiao_app TO svc`` … and ``ALTER ROLE svc SET role = 'jixiao_app'``).
+    db_app_role: str = "jixiao_app"
 
     @field_validator("database_url")
     @classmethod

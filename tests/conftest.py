@@ -63,9 +63,10 @@ def database() -> Iterator[str]:
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, "head")
     yield url
-    from app.db.session import get_engine
+    from app.db.session import get_engine, get_owner_engine
 
     get_engine().dispose()
+    get_owner_engine().dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEST_DB}" WITH (FORCE)'))
     admin.dispose()
@@ -73,9 +74,11 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def db_engine(database: str):  # type: ignore[no-untyped-def]
-    from app.db.session import get_engine
+    from app.db.session import get_owner_engine
 
-    engine = get_engine()
+    # the owner (a superuser here), not the service's role: row-level security does not apply, so
+    # tests may read and TRUNCATE every tenant's rows (the app runs as JIXIAO_DB_APP_ROLE)
+    engine = get_owner_engine()
     with engine.begin() as conn:
         # The audit log is append-only (a trigger refuses TRUNCATE); between tests only, lift it.
         conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))

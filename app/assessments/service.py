@@ -21,7 +21,6 @@ from app.api.problems import NotFound, ProblemError, Unprocessable
 from app.assessments import workers
 from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import AUDIT_COLUMNS, AUDIT_VALUES, Forbidden
-from app.auth.keys import KEY_COLUMNS, KEY_SELECT
 from app.auth.scoping import current_tenant, owns
 from app.db import packed, sql
 from app.db.models import Assessment, Submission, Unit
@@ -133,10 +132,8 @@ INSERT INTO assessments (id, tenant_id, assessed_by_tenant_id, unit_id, fiscal_y
 VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_year)s, %(submission_id)s,
     %(submission_version)s, %(ruleset_name)s, %(ruleset_version)s, %(ruleset_hash)s, %(kind)s, %(evaluator)s,
     %(status)s, %(total)s, %(grade)s, %(inputs)s, %(result)s, %(created_at)s)"""
-# The key (app.auth.keys.KEY_COLUMNS) with the lookup above for its tenant: see prefetch().
-_KEY_UNIT_AND_SUBMISSION = (f"SELECT {KEY_SELECT}, x.*\n"
-                            "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id LEFT JOIN LATERAL (" + _UNIT_AND_SUBMISSION.replace("%(tenant)s", "k.tenant_id")
-                            + ") x ON true\nWHERE k.prefix = %(prefix)s")
+# The lookup above for the tenant the statement runs as (the key's): see prefetch().
+_UNIT_AND_SUBMISSION_OF_KEY = _UNIT_AND_SUBMISSION.replace("%(tenant)s", "jixiao_tenant()")
 # The same insert with the request's audit entry in one statement (one round trip): see create().
 _INSERT_AUDITED = f"WITH assessment AS ({_INSERT.strip()})\nINSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 
@@ -187,13 +184,9 @@ NOT_READ: Any = object()
 def prefetch(session: Session, prefix: str, unit_id: uuid.UUID,
              year: int) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     """The presented key's row (app.auth.keys.KEY_COLUMNS) and, visible to that key's tenant, the
-    unit's current submission row for the year: one statement, one round trip, before the key is
+    unit's current submission row for the year: one pipeline, one round trip, before the key is
     checked (app.auth.deps.authorize with ``key_row``; a failing check discards the second row)."""
-    row = sql.first(session, _KEY_UNIT_AND_SUBMISSION, {"prefix": prefix, "unit": unit_id, "year": year})
-    if row is None:
-        return None, None
-    width = len(KEY_COLUMNS)
-    return row[:width], (row[width:] if row[width] is not None else None)
+    return sql.first_with_key(session, prefix, _UNIT_AND_SUBMISSION_OF_KEY, {"unit": unit_id, "year": year})
 
 
 def _unit_and_submission(session: Session, unit_id: uuid.UUID, year: int,
@@ -270,8 +263,8 @@ def create(session: Session, body: AssessmentCreate,
     if audit is None:
         sql.run(session, _INSERT, values)
     elif commit:  # the row and its audit entry (one statement), then COMMIT
-        sql.run_and_commit(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
-    else:
+        sql.run_in_tenant(session, current_tenant(session), _INSERT_AUDITED, {**values, **audit(assessment_id)})
+    else:  # in the request's transaction (its Idempotency-Key's record follows): the tenant is set
         sql.run(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown, status, grade)

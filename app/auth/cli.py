@@ -13,9 +13,11 @@ keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API k
 
 
 def _session() -> Session:
-    from app.db.session import get_sessionmaker
+    # as the login role (the owner): these operator commands span tenants, which the service's
+    # role, under row-level security, cannot (app.db.session.get_owner_sessionmaker)
+    from app.db.session import get_owner_sessionmaker
 
-    return get_sessionmaker()()
+    return get_owner_sessionmaker()()
 
 
 @keys_app.command("create")

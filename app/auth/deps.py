@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api import idempotency, request_id
 from app.api.problems import ProblemError
+from app.auth import scoping
 from app.auth.keys import Principal, check, verify
 from app.db import sql
 
@@ -204,6 +205,7 @@ def _admit(session: Session, request: Request, principal: Principal | None, scop
         if scope not in principal.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")
     session.info["principal"] = principal
+    scoping.set_tenant(session, principal.tenant_id)  # row-level security (migration 0009)
     return principal
 
 

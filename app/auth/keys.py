@@ -14,15 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth import scoping
 from app.db import sql
 from app.db.models import ApiKey, Tenant
 
 SCOPES = ("read", "submit", "assess", "admin")
 KEY_PREFIX = "jx_"
-#: the key's columns (:data:`KEY_COLUMNS`) with its tenant's suspension, for key ``k`` and tenant ``t``
-KEY_SELECT = ("k.id, k.tenant_id, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, "
-              "CASE WHEN t.suspended_at IS NOT NULL THEN coalesce(t.suspended_reason, 'suspended') END")
-_VERIFY = f"SELECT {KEY_SELECT} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.prefix = %s"
+# The lookup by prefix that row-level security lets through before any tenant is known (jixiao_key,
+# migration 0009), with the tenant's suspension; it sets the key's tenant for the transaction
+# (app.auth.scoping). One definition with the hot path's (app.db.sql.first_with_key).
+_VERIFY = sql.KEY_LOOKUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def create_key(session: Session, tenant_id: uuid.UUID, name: str, scopes: list[s
     if bad or not scopes:
         raise ValueError(f"scopes must be a non-empty subset of {list(SCOPES)}; got {scopes}")
     prefix, key = new_key()
+    scoping.set_tenant(session, tenant_id)  # row-level security: a key is written as its tenant
     row = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, prefix=prefix, secret_hash=_hash(key),
                  scopes=sorted(set(scopes), key=SCOPES.index), expires_at=expires_at)
     session.add(row)
@@ -77,6 +79,7 @@ def key_prefix(presented: str) -> str | None:
 
 #: the key columns :func:`check` needs, in its order (for statements that read the key themselves)
 KEY_COLUMNS = ("id", "tenant_id", "secret_hash", "scopes", "expires_at", "revoked_at", "suspended")
+assert len(KEY_COLUMNS) == sql.KEY_WIDTH  # the columns app.db.sql.KEY_LOOKUP reads
 
 
 def check(row: Sequence[Any] | None, presented: str) -> Principal | None:
@@ -98,7 +101,11 @@ def verify(session: Session, presented: str) -> Principal | None:
     if prefix is None:
         return None
     # Fixed SQL on the session's connection (app.db.sql): no tenant scoping applies (nobody is known yet).
-    return check(sql.first(session, _VERIFY, (prefix,)), presented)
+    row = sql.first(session, _VERIFY, {"jx_prefix": prefix})
+    principal = check(row[: len(KEY_COLUMNS)] if row is not None else None, presented)
+    if principal is not None:
+        scoping.tenant_was_set(session, principal.tenant_id)
+    return principal
 
 
 def revoke(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

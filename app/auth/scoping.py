@@ -6,6 +6,21 @@ filter by tenant themselves, so a new query cannot forget to. A tenant sees its 
 an audit firm also sees the units, submissions and assessments granted to it by an
 engagement (unit and fiscal years) until the engagement is revoked, and, after that, still the
 assessments it made itself.
+
+PostgreSQL enforces the same (defence in depth): the service's connections run as a role subject
+to row-level security (migration 0009, whose policies state these criteria again), and
+:func:`set_tenant` tells PostgreSQL the caller's tenant for each transaction
+(``set_config('app.tenant_id', …, true)``, which PostgreSQL itself reverts at the transaction's
+end). With no tenant set nothing is visible. How each kind of unit of work gets it:
+
+* a request's first transaction: the key's lookup sets it in the same statement
+  (app.auth.keys.verify), :func:`set_tenant` (from app.auth.deps once the key is checked) finds it
+  set and costs nothing; any later transaction of the session sets it as its first statement
+  (``after_begin`` below);
+* autocommit (POST /v1/assessments): the hot statements carry it themselves, still two round
+  trips (app.db.sql.first_with_key, run_in_tenant); any other statement sets it on the connection
+  first, and the pool's checkin takes it off again (app.db.sql.apply_pending_tenant,
+  reset_tenant), so a pooled connection never carries a tenant into another request.
 """
 
 from __future__ import annotations
@@ -14,10 +29,11 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, any_, cast, event, exists, func, or_, select
+from sqlalchemy import Connection, Engine, and_, any_, cast, event, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from app.db import sql
 from app.db.models import (
     ApiKey,
     Assessment,
@@ -93,3 +109,53 @@ def current_tenant(session: Session) -> uuid.UUID:
     if principal is None:
         raise RuntimeError("no principal on this session")
     return principal.tenant_id  # type: ignore[no-any-return]
+
+
+# --- The tenant PostgreSQL's row-level security sees -------------------------------------------
+
+_TENANT_TX = "tenant_tx"  # session.info: (transaction, tenant) whose setting is known to be made
+
+
+def set_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """Row-level security sees ``tenant_id`` for the rest of the session's work (see the module's
+    docstring): the current transaction (unless already set in it), each later one, or in
+    autocommit mode each later statement."""
+    session.info["tenant_id"] = tenant_id
+    conn = session.connection()
+    if conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+        conn.info[sql.PENDING_TENANT] = str(tenant_id)
+        return
+    known = session.info.get(_TENANT_TX)
+    if known is None or known[0] is not conn.get_transaction() or known[1] != tenant_id:
+        _set_local(session, conn, tenant_id)
+
+
+def tenant_was_set(session: Session, tenant_id: uuid.UUID) -> None:
+    """The statement just run set ``tenant_id`` for the session's current transaction (the key's
+    lookup, app.auth.keys.verify): :func:`set_tenant` need not set it again. Not in autocommit
+    mode, where the setting ended with the statement."""
+    conn = session.connection()
+    if not conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+        session.info[_TENANT_TX] = (conn.get_transaction(), tenant_id)
+
+
+def _set_local(session: Session, conn: Connection, tenant_id: uuid.UUID) -> None:
+    sql.run_on(conn, sql.SET_TENANT_LOCAL, (str(tenant_id),))
+    session.info[_TENANT_TX] = (conn.get_transaction(), tenant_id)
+
+
+@event.listens_for(Session, "after_begin")
+def _tenant_of_new_transaction(session: Session, transaction: Any, connection: Connection) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is not None and not connection.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+        _set_local(session, connection, tenant_id)
+
+
+def _before_cursor_execute(conn: Connection, cursor: Any, *_: Any) -> None:
+    sql.apply_pending_tenant(conn.info, cursor)
+
+
+def watch(engine: Engine) -> None:
+    """Install the pool and statement events of the tenant setting on the service's engine."""
+    event.listen(engine, "before_cursor_execute", _before_cursor_execute)
+    event.listen(engine, "checkin", sql.reset_tenant)

@@ -24,7 +24,7 @@ from app.api import request_id
 from app.api.deps import Route, SessionDep
 from app.api.enums import request_body
 from app.api.problems import Conflict, NotFound, Unprocessable, responses
-from app.auth import keys, operators
+from app.auth import keys, operators, scoping
 from app.auth.deps import _CHALLENGE, Forbidden, Unauthorized, bearer, bearer_key
 from app.auth.endpoints import KeyCreate, KeyCreated, _key_out
 from app.db.models import AuditEntry, Tenant
@@ -98,7 +98,8 @@ def _audit(session: Session, request: Request, operator: operators.Operator, ten
     ids = {"operator": operator.prefix, **{k: str(v) for k, v in request.path_params.items()}}
     if created is not None:
         ids["created"] = str(created)
-    session.execute(insert(AuditEntry).values(
+    scoping.set_tenant(session, tenant_id)  # row-level security (migration 0009): the entry's tenant
+    session.execute(insert(AuditEntry).inline().values(
         tenant_id=tenant_id, key_id=None, method=request.method, route=getattr(route, "path", request.url.path)[:200],
         path=request.url.path[:500], resource_ids=ids, status=status_code, refused=False,
         request_id=request_id.current(), resource_type="tenant", resource_id=str(tenant_id)))

@@ -9,6 +9,7 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import scoping
 from app.db import sql
 from app.settings import Settings, get_settings
 
@@ -25,8 +26,14 @@ def database_url(settings: Settings) -> str:
 set_json_loads(orjson.loads)
 
 
-def make_engine(url: str, settings: Settings) -> Engine:
-    return create_engine(
+def make_engine(url: str, settings: Settings, *, as_app_role: bool = True) -> Engine:
+    """The service's engine. Its connections run as the application role (``JIXIAO_DB_APP_ROLE``,
+    migration 0009), subject to PostgreSQL's row-level security: the role is a startup option of
+    each connection (no round trip; ``RESET ROLE`` returns to it, not to the login role). The
+    tenant of each transaction is set by app.auth.scoping, whose pool events also make sure no
+    connection goes back to the pool carrying one. ``as_app_role=False``: the login role itself
+    (the owner), for the operator CLI and the test fixtures."""
+    engine = create_engine(
         url,
         json_serializer=sql.dumps,
         json_deserializer=orjson.loads,
@@ -40,10 +47,14 @@ def make_engine(url: str, settings: Settings) -> Engine:
         pool_timeout=settings.db_connect_timeout,
         connect_args={
             "connect_timeout": settings.db_connect_timeout,
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}" + (
+                f" -c role={settings.db_app_role}" if as_app_role and settings.db_app_role else ""),
             "application_name": "jixiao",
         },
     )
+    if as_app_role:
+        scoping.watch(engine)
+    return engine
 
 
 @lru_cache(maxsize=1)
@@ -55,3 +66,17 @@ def get_engine() -> Engine:
 @lru_cache(maxsize=1)
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
+
+
+@lru_cache(maxsize=1)
+def get_owner_engine() -> Engine:
+    """An engine as the login role (the owner in development: the embedded server's superuser),
+    not subject to row-level security: for operator commands that span tenants (``jixiao keys
+    list|revoke``) and test fixtures. The service never uses it."""
+    settings = get_settings()
+    return make_engine(database_url(settings), settings, as_app_role=False)
+
+
+@lru_cache(maxsize=1)
+def get_owner_sessionmaker() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_owner_engine(), expire_on_commit=False, autoflush=False)

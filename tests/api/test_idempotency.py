@@ -220,7 +220,7 @@ def test_finding9_idempotency_key_length_counts_characters_and_is_documented(cli
     assert _count(db_engine, Unit) == 1
     doc = client.get("/openapi.json").json()
     for item in doc["paths"].values():
-        if "post" in item:
+        if "post" in item and "operator" not in item["post"]["tags"]:  # the operator's routes store none
             op = item["post"]
             param = next(p for p in op["parameters"] if p["name"] == "Idempotency-Key")
             assert param["schema"]["maxLength"] == 255

@@ -10,6 +10,7 @@ query, which is exactly the defect this test is after.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,20 +47,25 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _problems(statement: str, parameters: Any) -> list[str]:
-    from app.db.session import get_engine
+    """The statement's own conditions, planned as the owner (outside row-level security), and
+    the plan it really gets as the service's role, with the policies of migration 0009 added."""
+    from app.db.session import get_engine, get_owner_engine
 
-    with get_engine().connect() as conn:
-        conn.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
-        conn.rollback()
     found = []
-    for node in _nodes(plan[0]["Plan"]):
-        relation = node.get("Relation Name")
-        kind = node["Node Type"]
-        if kind == "Seq Scan" and relation in RECORD_TABLES:
-            found.append(f"sequential scan of {relation}")
-        if kind in INDEX_SCANS and not node.get("Index Cond") and _table_of(node) in RECORD_TABLES:
-            found.append(f"{kind} of {node.get('Index Name')} without an index condition")
+    for engine, policies in ((get_owner_engine(), ""), (get_engine(), " (with row-level security)")):
+        with engine.connect() as conn:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            if policies:
+                conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(uuid.uuid4())})
+            plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+            conn.rollback()
+        for node in _nodes(plan[0]["Plan"]):
+            relation = node.get("Relation Name")
+            kind = node["Node Type"]
+            if kind == "Seq Scan" and relation in RECORD_TABLES:
+                found.append(f"sequential scan of {relation}{policies}")
+            if kind in INDEX_SCANS and not node.get("Index Cond") and _table_of(node) in RECORD_TABLES:
+                found.append(f"{kind} of {node.get('Index Name')} without an index condition{policies}")
     return found
 
 

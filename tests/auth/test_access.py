@@ -215,13 +215,13 @@ def test_expired_key_is_refused(client, anonymous):
     import datetime as dt
 
     from app.db.models import ApiKey
-    from app.db.session import get_sessionmaker
+    from app.db.session import get_owner_sessionmaker
 
     created = client.post("/v1/keys", json={"name": "short", "scopes": ["read"],
                                             "expires_at": "2099-01-01T00:00:00+00:00"}).json()
     auth = {"Authorization": f"Bearer {created['key']}"}
     assert anonymous.get("/v1/facts", headers=auth).status_code == 200
-    with get_sessionmaker()() as s, s.begin():
+    with get_owner_sessionmaker()() as s, s.begin():
         s.get(ApiKey, created["id"]).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     r = anonymous.get("/v1/facts", headers=auth)
     assert r.status_code == 401
