@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -102,15 +103,18 @@ def create_app() -> FastAPI:
 
     @app.get("/readyz", operation_id="readyz", summary="Readiness", tags=["health"],
              responses=problems.responses())
-    def readyz() -> Any:
-        """The database is reachable and its schema is at the migration head."""
-        from app.db.session import get_engine
-
-        head = _migration_head()
+    async def readyz() -> Any:
+        """The database is reachable and its schema is at the migration head. Answers within
+        ``JIXIAO_DB_IO_TIMEOUT_MS`` whatever the database does: the check runs in a thread of its
+        own (never queued behind route threads stuck on the database), under that deadline."""
+        bound = get_settings().db_io_timeout_ms
         try:
-            with get_engine().connect() as conn:
-                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            # A limiter of its own: a check abandoned at the deadline ends by the database bounds
+            # (app.db.bounded) without holding up the next probe.
+            with anyio.fail_after(bound / 1000 if bound > 0 else None):
+                head, current = await anyio.to_thread.run_sync(_schema_versions, abandon_on_cancel=True,
+                                                               limiter=anyio.CapacityLimiter(1))
+        except Exception:  # noqa: BLE001 - any failure (the deadline included) means "not ready"
             return problems.problem_response(503, "not-ready", "Not ready", "the database cannot be reached",
                                              headers={"Retry-After": "5"}, instance="/readyz")
         if current != head:
@@ -172,6 +176,15 @@ def create_app() -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _schema_versions() -> tuple[str | None, str | None]:
+    """(the migration head, the database's version)."""
+    from app.db.session import get_engine
+
+    head = _migration_head()
+    with get_engine().connect() as conn:
+        return head, conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _migration_head() -> str | None:

@@ -28,10 +28,12 @@ class Settings(BaseSettings):
     #: lock handoffs that dozens of contending threads cost.
     threads: int = 4
     db_max_overflow: int = 20
-    #: Seconds to wait for a database connection before answering 503.
-    db_connect_timeout: int = 3
-    #: Milliseconds after which a statement is cancelled.
-    db_statement_timeout_ms: int = 15000
+    #: Seconds to wait for a new database connection, or for a pooled one, before answering 503
+    #: (libpq counts whole seconds, at least 2).
+    db_connect_timeout: int = 2
+    #: Milliseconds after which PostgreSQL cancels a statement (below ``db_io_timeout_ms``, so that
+    #: a slow statement is cancelled by the server, its connection kept, before the client gives up).
+    db_statement_timeout_ms: int = 1500
     #: Largest request body in bytes (larger: 413 before it is read). A full 1,000-unit batch is ~5 MB.
     max_body_bytes: int = 32 * 1024 * 1024
     #: Largest batch accepted by POST /v1/assessments:batch.
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     workers_outlive_app: bool = False
     #: Log level of the service.
     log_level: str = "INFO"
+    #: Milliseconds the service waits for the database's answer to one operation (a statement, a
+    #: COMMIT, a block of a COPY) before it closes the connection and answers 503: the bound for
+    #: a database that stops answering, which no server-side timeout covers (app.db.bounded).
+    #: ``/readyz`` answers within it as a whole. 0: no client-side bound.
+    db_io_timeout_ms: int = 2000
 
     @field_validator("database_url")
     @classmethod

@@ -6,10 +6,10 @@ from functools import lru_cache
 
 import orjson
 from psycopg.types.json import set_json_loads
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import sql
+from app.db import bounded, sql
 from app.settings import Settings, get_settings
 
 
@@ -26,7 +26,7 @@ set_json_loads(orjson.loads)
 
 
 def make_engine(url: str, settings: Settings) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url,
         json_serializer=sql.dumps,
         json_deserializer=orjson.loads,
@@ -42,8 +42,12 @@ def make_engine(url: str, settings: Settings) -> Engine:
             "connect_timeout": settings.db_connect_timeout,
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
             "application_name": "jixiao",
+            **bounded.tcp_args(url, settings.db_io_timeout_ms),
         },
     )
+    # Every wait for the server is bounded on the client too (a frozen database answers 503): app.db.bounded.
+    event.listen(engine, "do_connect", bounded.connector(settings.db_io_timeout_ms))
+    return engine
 
 
 @lru_cache(maxsize=1)
