@@ -15,10 +15,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.api import idempotency, problems
+from app.api import idempotency, methods, problems, ratelimit
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.examples import SCHEMA_EXAMPLES
 from app.api.idempotency import IdempotencyMiddleware
+from app.api.ratelimit import RateLimitMiddleware
 from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
@@ -71,10 +72,12 @@ def create_app() -> FastAPI:
     app = FastAPI(title="jixiao", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     problems.install(app)
+    methods.install(app)
     # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
+    app.add_middleware(RateLimitMiddleware)  # before any work; a 429 is counted, not audited
     app.add_middleware(MetricsMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)
@@ -171,6 +174,7 @@ def create_app() -> FastAPI:
             op["responses"].setdefault("409", {"description": idempotency.OPENAPI_409, "content": {
                 problems.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}})
             op["responses"] = dict(sorted(op["responses"].items()))
+        ratelimit.document(schema)
         app.openapi_schema = schema
         return schema
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,29 @@ class Settings(BaseSettings):
     #: a database that stops answering, which no server-side timeout covers (app.db.bounded).
     #: ``/readyz`` answers within it as a whole. 0: no client-side bound.
     db_io_timeout_ms: int = 2000
+
+    #: Rate limits on /v1 (app.api.ratelimit): 429 with Retry-After and RateLimit headers.
+    rate_limit_enabled: bool = True
+    #: Requests per API key, in the notation of the ``limits`` library (several with ";":
+    #: "50/second;3000/minute"); counted once the key has been verified in the process.
+    rate_limit_per_key: str = "3000/minute"
+    #: Requests per source address without a verified key (none, unknown, forged, revoked).
+    rate_limit_anonymous: str = "120/minute"
+    #: The ``limits`` strategy: fixed-window (cheapest; a client may get up to twice a limit across
+    #: a window's end), moving-window (exact; memory per request counted) or sliding-window-counter.
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"
+    #: Processes serving the API (uvicorn's workers; uvicorn reads WEB_CONCURRENCY too): each counts
+    #: on its own and allows this share of every limit.
+    rate_limit_processes: int = Field(default_factory=lambda: int(os.environ.get("WEB_CONCURRENCY") or 1), ge=1)
+
+    @field_validator("rate_limit_per_key", "rate_limit_anonymous")
+    @classmethod
+    def _limits(cls, v: str) -> str:
+        """Fail at start on a limit the ``limits`` library cannot read."""
+        from limits import parse_many
+
+        parse_many(v)
+        return v
 
     @field_validator("database_url")
     @classmethod
