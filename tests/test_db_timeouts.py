@@ -106,3 +106,23 @@ def test_finding_8_frozen_database_answers_503_within_the_bound(instance: Frozen
             assert time.monotonic() < deadline, "not ready again 15 s after SIGCONT"
             time.sleep(0.2)
         assert client.get("/v1/units").status_code == 200
+
+
+def test_the_engine_opens_bounded_connections(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from app.db.bounded import BoundedConnection
+    from app.settings import get_settings
+
+    with db_engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, BoundedConnection)
+        assert driver.io_timeout == get_settings().db_io_timeout_ms / 1000
+        assert driver.info.parameter_status("application_name") == "jixiao"
+
+
+def test_tcp_connections_get_keepalives_and_tcp_user_timeout_and_unix_sockets_none() -> None:
+    from app.db.bounded import tcp_args
+
+    tcp = tcp_args("postgresql+psycopg://jixiao:x@db.internal:5432/jixiao", 2000)
+    assert tcp["tcp_user_timeout"] == 2000
+    assert tcp["keepalives"] == 1
+    assert tcp_args("postgresql+psycopg://postgres:@/postgres?host=/work/.data/pg", 2000) == {}

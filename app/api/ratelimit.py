@@ -32,7 +32,8 @@ anonymous limit. A key that stops verifying (revoked) is forgotten at its next r
 Behind a reverse proxy the source address is the proxy's unless uvicorn is told to trust its
 ``X-Forwarded-For`` (``--proxy-headers --forwarded-allow-ips``).
 
-Cost: no I/O; two dictionary updates and a few header bytes per request (bench/RESULTS.md).
+Cost: no I/O; the library's counter update and window read, and two header lines: ~25 µs a
+request on the 2-core development machine, measured around a bare ASGI app (bench/RESULTS.md).
 """
 
 from __future__ import annotations

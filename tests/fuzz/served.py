@@ -10,8 +10,8 @@ Then, for each caller, ``schemathesis run`` over the served ``/openapi.json``, e
 examples, coverage, fuzzing and stateful (the document has no OpenAPI links; schemathesis infers
 them from ``Location`` headers and from response fields matching parameters).
 
-Checks: no server error, and the answer as documented (status code, content type, headers, body
-schema). Prints the cases and failing cases per caller and kind; exits non-zero on any failing
+Checks: no server error, the answer as documented (status code, content type, headers, body
+schema), and a method the document does not list for a path answered 405 with the path's ``Allow``. Prints the cases and failing cases per caller and kind; exits non-zero on any failing
 case, or with fewer than 5,000 cases in all. Schemathesis' own errors (a strategy it cannot draw
 from) are counted apart: they are not answers of the service. Not part of ``make test``.
 """
@@ -33,7 +33,8 @@ from tests import served
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-artifacts" / "fuzz"
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_headers_conformance", "response_schema_conformance")
+          "response_headers_conformance", "response_schema_conformance", "unsupported_method",
+          "allow_header_conformance")
 MIN_CASES = 5000
 
 
