@@ -87,7 +87,8 @@ def _run(base: str, caller: str, key: str | None, args: argparse.Namespace) -> d
           flush=True)
     log = OUT / f"{caller}.log"
     with log.open("w") as out:
-        subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+        # in OUT: schemathesis keeps its cache (.schemathesis/) in the working directory
+        subprocess.run(cmd, cwd=OUT, stdout=out, stderr=subprocess.STDOUT, check=False)
     return json.loads(report.read_text()) if report.exists() else {}
 
 
