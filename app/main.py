@@ -25,6 +25,7 @@ from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware
+from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
     app.add_middleware(RateLimitMiddleware)  # before any work; a 429 is counted, not audited
+    app.add_middleware(OneTimeoutPerRequest)  # outside all that reaches the database (app.db.bounded)
     app.add_middleware(MetricsMiddleware)
     app.include_router(rulesets_router)
     app.include_router(units_router)

@@ -23,16 +23,26 @@ pooled connection predates the outage) and the request answers 503 (app.api.prob
 any client-side timeout, a COMMIT already sent may still be carried out by the server once it
 resumes; a retry with the same ``Idempotency-Key`` is how a client resolves that.
 
+**One timeout per request.** A request may reach the database more than once (a middleware's own
+lookup, the route's session, an audit entry): each would wait its own bound, and a request would
+answer after two or three. :class:`OneTimeoutPerRequest` gives each HTTP request a marker that
+its threads share (a context variable holding one mutable object; anyio copies the context into
+every worker thread): once one of the request's database operations has timed out, its later
+ones fail at once with the same 503. Other requests are not affected, so a database that comes
+back serves the very next request.
+
 For TCP connections (``DATABASE_URL`` with a host name), keepalives and ``tcp_user_timeout`` are set
 as well: they detect a dead host or a cut network also while a connection is idle in the pool.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
 from psycopg import errors
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: psycopg's own exception for an expired wait (private, but what ``Connection.wait`` documents it raises)
 _WAIT_TIMEOUT: type[Exception] = getattr(errors, "_WaitTimeout", psycopg.OperationalError)
@@ -42,12 +52,38 @@ class DatabaseNotAnswering(psycopg.OperationalError):
     """The database did not answer within the client-side bound; the connection was closed."""
 
 
+class _Request:
+    """The request's marker: whether one of its database operations has timed out."""
+
+    __slots__ = ("timed_out",)
+
+    def __init__(self) -> None:
+        self.timed_out: str | None = None
+
+
+_request: ContextVar[_Request | None] = ContextVar("jixiao_db_request", default=None)
+
+
+def _timed_out(message: str) -> None:
+    marker = _request.get()
+    if marker is not None:
+        marker.timed_out = message
+
+
+def _refuse_after_a_timeout() -> None:
+    marker = _request.get()
+    if marker is not None and marker.timed_out:
+        raise DatabaseNotAnswering(f"{marker.timed_out} (earlier in this request)")
+
+
 class BoundedConnection(psycopg.Connection[Any]):
     """A psycopg connection whose every wait for the server ends after :attr:`io_timeout` seconds."""
 
     io_timeout: float | None = None
 
     def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is None:
+            _refuse_after_a_timeout()
         try:
             return super().wait(gen, interval, self.io_timeout if timeout is None else timeout)
         except _WAIT_TIMEOUT:
@@ -55,18 +91,43 @@ class BoundedConnection(psycopg.Connection[Any]):
                 raise
             # The operation is half-done on a socket nobody reads: close it (the pool invalidates it).
             self.pgconn.finish()
-            raise DatabaseNotAnswering(f"the database did not answer within {self.io_timeout:g} s") from None
+            message = f"the database did not answer within {self.io_timeout:g} s"
+            _timed_out(message)
+            raise DatabaseNotAnswering(message) from None
 
 
 def connector(io_timeout_ms: int) -> Any:
     """A SQLAlchemy ``do_connect`` listener that opens :class:`BoundedConnection` connections."""
 
     def do_connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> BoundedConnection:
-        conn = BoundedConnection.connect(*cargs, **cparams)
+        _refuse_after_a_timeout()
+        try:
+            conn = BoundedConnection.connect(*cargs, **cparams)
+        except errors.ConnectionTimeout as exc:
+            _timed_out(f"the database did not accept a connection in time ({exc})")
+            raise
         conn.io_timeout = io_timeout_ms / 1000 if io_timeout_ms > 0 else None
         return conn
 
     return do_connect
+
+
+class OneTimeoutPerRequest:
+    """ASGI middleware: each HTTP request's database operations share one timeout (see above).
+    Outside every middleware that reaches the database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _request.set(_Request())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _request.reset(token)
 
 
 def tcp_args(url: str, io_timeout_ms: int) -> dict[str, Any]:
