@@ -7,11 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev db db-stop migrate serve test openapi openapi-check lint bench bench-engine bench-api clean
+.PHONY: help install install-dev db db-stop migrate serve test fuzz openapi openapi-check lint bench bench-engine bench-api clean
 
 help:
 	@echo "make serve     set up and serve the API on $(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test      set up and run the test suite against a real PostgreSQL"
+	@echo "make fuzz      schemathesis against a served instance (admin key, read key, no key)"
 	@echo "make openapi   regenerate openapi/openapi.json from the app"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     engine and API benchmarks"
@@ -51,6 +52,11 @@ serve: migrate
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# schemathesis against a served instance on 127.0.0.1 (tests/fuzz/served.py); not part of `make test`
+FUZZ_ARGS ?=
+fuzz: install-dev db
+	$(BIN)/python -m tests.fuzz.served $(FUZZ_ARGS)
 
 openapi: install
 	$(BIN)/python -m app.openapi_doc > openapi/openapi.json

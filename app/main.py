@@ -16,17 +16,19 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.api import docs, idempotency, openapi_headers, problems, request_id
+from app.api import docs, idempotency, methods, openapi_headers, problems, ratelimit, request_id
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.caching import ConditionalGetMiddleware
 from app.api.examples import SCHEMA_EXAMPLES
 from app.api.idempotency import IdempotencyMiddleware
+from app.api.ratelimit import RateLimitMiddleware
 from app.assessments import workers
 from app.assessments.endpoints import router as assessments_router
 from app.assessments.schemas import AssessmentCreate, BatchItem, BatchRequest
 from app.auth.endpoints import router as access_router
 from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
 from app.auth.tenants import router as tenants_router
+from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
@@ -94,6 +96,7 @@ def create_app() -> FastAPI:
     docs.install(app)  # /docs and /redoc with their assets served here: no CDN (intranets have no internet)
     problems.install(app)
     idempotency.install(app)
+    methods.install(app)
     # Audit sees every outcome, including replays and refusals; metrics (outermost) count them all.
     # Innermost first: the idempotency middleware holds a response until its outcome is committed;
     # a change from an unknown key is refused before anything reads its body.
@@ -102,6 +105,8 @@ def create_app() -> FastAPI:
     app.add_middleware(AuthenticateFirstMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # before anything reads a body (outside the audit: nobody is known yet)
+    app.add_middleware(RateLimitMiddleware)  # before any work; a 429 is counted, not audited
+    app.add_middleware(OneTimeoutPerRequest)  # outside all that reaches the database (app.db.bounded)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(request_id.middleware)  # outermost: every answer and log line has its id
     app.include_router(rulesets_router)
@@ -132,15 +137,18 @@ def create_app() -> FastAPI:
 
     @app.get("/readyz", operation_id="readyz", summary="Readiness", tags=["health"],
              responses=problems.responses())
-    def readyz() -> Any:
-        """The database is reachable and its schema is at the migration head."""
-        from app.db.session import get_engine
-
-        head = _migration_head()
+    async def readyz() -> Any:
+        """The database is reachable and its schema is at the migration head. Answers within
+        ``JIXIAO_DB_IO_TIMEOUT_MS`` whatever the database does: the check runs in a thread of its
+        own (never queued behind route threads stuck on the database), under that deadline."""
+        bound = get_settings().db_io_timeout_ms
         try:
-            with get_engine().connect() as conn:
-                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            # A limiter of its own: a check abandoned at the deadline ends by the database bounds
+            # (app.db.bounded) without holding up the next probe.
+            with anyio.fail_after(bound / 1000 if bound > 0 else None):
+                head, current = await anyio.to_thread.run_sync(_schema_versions, abandon_on_cancel=True,
+                                                               limiter=anyio.CapacityLimiter(1))
+        except Exception:  # noqa: BLE001 - any failure (the deadline included) means "not ready"
             return problems.problem_response(503, "not-ready", "Not ready", "the database cannot be reached",
                                              headers={"Retry-After": "5"}, instance="/readyz")
         if current != head:
@@ -201,12 +209,22 @@ def create_app() -> FastAPI:
                 if code.startswith("2"):
                     response.setdefault("headers", {})["Idempotent-Replayed"] = idempotency.OPENAPI_REPLAYED_HEADER
             op["responses"] = dict(sorted(op["responses"].items()))
+        ratelimit.document(schema)
         openapi_headers.declare(schema)  # X-Request-Id, ETag/304, Location, Retry-After
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _schema_versions() -> tuple[str | None, str | None]:
+    """(the migration head, the database's version)."""
+    from app.db.session import get_engine
+
+    head = _migration_head()
+    with get_engine().connect() as conn:
+        return head, conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _migration_head() -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,10 +29,12 @@ class Settings(BaseSettings):
     #: lock handoffs that dozens of contending threads cost.
     threads: int = 4
     db_max_overflow: int = 20
-    #: Seconds to wait for a database connection before answering 503.
-    db_connect_timeout: int = 3
-    #: Milliseconds after which a statement is cancelled.
-    db_statement_timeout_ms: int = 15000
+    #: Seconds to wait for a new database connection, or for a pooled one, before answering 503
+    #: (libpq counts whole seconds, at least 2).
+    db_connect_timeout: int = 2
+    #: Milliseconds after which PostgreSQL cancels a statement (below ``db_io_timeout_ms``, so that
+    #: a slow statement is cancelled by the server, its connection kept, before the client gives up).
+    db_statement_timeout_ms: int = 1500
     #: Largest request body in bytes (larger: 413 before it is read). A full 1,000-unit batch is ~5 MB.
     max_body_bytes: int = 32 * 1024 * 1024
     #: Largest batch accepted by POST /v1/assessments:batch.
@@ -61,6 +64,34 @@ class Settings(BaseSettings):
     #: runs. Empty: no SET ROLE, for a deployment that connects directly as a LOGIN role that is
     #: a member of it (``GRANT jixiao_app TO svc`` … and ``ALTER ROLE svc SET role = 'jixiao_app'``).
     db_app_role: str = "jixiao_app"
+    #: Milliseconds the service waits for the database's answer to one operation (a statement, a
+    #: COMMIT, a block of a COPY) before it closes the connection and answers 503: the bound for
+    #: a database that stops answering, which no server-side timeout covers (app.db.bounded).
+    #: ``/readyz`` answers within it as a whole. 0: no client-side bound.
+    db_io_timeout_ms: int = 2000
+
+    #: Rate limits on /v1 (app.api.ratelimit): 429 with Retry-After and RateLimit headers.
+    rate_limit_enabled: bool = True
+    #: Requests per API key, in the notation of the ``limits`` library (several with ";":
+    #: "50/second;3000/minute"); counted once the key has been verified in the process.
+    rate_limit_per_key: str = "3000/minute"
+    #: Requests per source address without a verified key (none, unknown, forged, revoked).
+    rate_limit_anonymous: str = "120/minute"
+    #: The ``limits`` strategy: fixed-window (cheapest; a client may get up to twice a limit across
+    #: a window's end), moving-window (exact; memory per request counted) or sliding-window-counter.
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"
+    #: Processes serving the API (uvicorn's workers; uvicorn reads WEB_CONCURRENCY too): each counts
+    #: on its own and allows this share of every limit.
+    rate_limit_processes: int = Field(default_factory=lambda: int(os.environ.get("WEB_CONCURRENCY") or 1), ge=1)
+
+    @field_validator("rate_limit_per_key", "rate_limit_anonymous")
+    @classmethod
+    def _limits(cls, v: str) -> str:
+        """Fail at start on a limit the ``limits`` library cannot read."""
+        from limits import parse_many
+
+        parse_many(v)
+        return v
 
     @field_validator("database_url")
     @classmethod

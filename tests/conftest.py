@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # instead of being stopped and started again each time (tests/api/test_batch_workers.py checks
 # the shutdown a server makes).
 os.environ.setdefault("JIXIAO_WORKERS_OUTLIVE_APP", "1")
+# Rate limits would refuse the suite's bursts; tests/api/test_ratelimit.py turns them on for its own app.
+os.environ.setdefault("JIXIAO_RATE_LIMIT_ENABLED", "0")
 TABLES = ("idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 

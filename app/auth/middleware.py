@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
@@ -57,7 +59,10 @@ class AuthenticateFirstMiddleware:
         self._passed: dict[bytes, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING or not _protected(scope["path"]):
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not _protected(scope["path"]) \
+                or not _routed(scope):
+            # no route takes this method at this path: the app answers 404 or 405 (with Allow) and
+            # reads no body, whoever asks
             await self.app(scope, receive, send)
             return
         presented = _presented(scope)
@@ -79,6 +84,18 @@ class AuthenticateFirstMiddleware:
                 self._passed.clear()
             self._passed[digest] = now + _GATE_SECONDS
         await self.app(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Some route takes this method at this path (cached by method and path: the fixed paths of the
+    hottest routes are looked up once)."""
+    return _route_matches(scope["app"], scope["method"], scope["path"])
+
+
+@lru_cache(maxsize=4096)
+def _route_matches(app: Any, method: str, path: str) -> bool:
+    probe = {"type": "http", "method": method, "path": path, "root_path": ""}
+    return any(route.matches(probe)[0] is Match.FULL for route in app.router.routes)
 
 
 def _verify(presented: str) -> object | None:

@@ -6,11 +6,11 @@ from functools import lru_cache
 
 import orjson
 from psycopg.types.json import set_json_loads
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import scoping
-from app.db import sql
+from app.db import bounded, sql
 from app.settings import Settings, get_settings
 
 
@@ -50,10 +50,13 @@ def make_engine(url: str, settings: Settings, *, as_app_role: bool = True) -> En
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}" + (
                 f" -c role={settings.db_app_role}" if as_app_role and settings.db_app_role else ""),
             "application_name": "jixiao",
+            **bounded.tcp_args(url, settings.db_io_timeout_ms),
         },
     )
     if as_app_role:
         scoping.watch(engine)
+    # Every wait for the server is bounded on the client too (a frozen database answers 503): app.db.bounded.
+    event.listen(engine, "do_connect", bounded.connector(settings.db_io_timeout_ms))
     return engine
 
 
