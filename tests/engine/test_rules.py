@@ -471,9 +471,11 @@ def test_composite_sums_parts(make_ruleset: Make, run: Run, by_code: ByCode) -> 
     a = run(rs, facts, {"1.1/policy": {"score": "0.5", "reason": "落实不到位"}})
     r = by_code(a, "1.1")
     assert r.status == "scored"
+    # 1 × 97.6638% + 0.5 = 1.476638 → 1.47: the part is added unrounded, the sum is rounded once;
+    # the part's deduction is shown to two more places (0.023361… → 0.0234).
     assert r.score == D("1.47")
     assert deductions(r) == [
-        (D("0.03"), "政府采购执行率：政府采购执行率97.66%，扣0.03分", "computed"),
+        (D("0.0234"), "政府采购执行率：政府采购执行率97.66%，扣0.0234分", "computed"),
         (D("0.5"), "政策功能：落实不到位", "evaluator"),
     ]
 
