@@ -561,7 +561,7 @@ class Checklist(Rule):
                 hit = False
             if hit:
                 if vacuous:
-                    out.warn(NOTHING_TO_COUNT, f"{_item_reason(it.text, cond.reason)}，按满分{fmt(it.points)}分计")
+                    out.warn(NOTHING_TO_COUNT, f"{cond.reason}，按满分{fmt(it.points)}分计")
                 out.note(_item_reason(it.text, cond.reason))
                 return True
         return False
