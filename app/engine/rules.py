@@ -156,12 +156,12 @@ class Ctx:
             return d
         return d.quantize(self.quantum, self.rounding)
 
-    def lost(self, d: Decimal) -> Decimal:
-        """Points lost as a deduction shows them. An unrounded part's share may run to many places:
-        it is shown to two more places than the ruleset rounds to (the sum stays exact)."""
+    def lost(self, points: Decimal, score: Decimal) -> Decimal:
+        """Points lost as a deduction shows them. An unrounded part's score may run to many places:
+        its deduction is shown as the ruleset rounds scores (the parts' sum stays exact)."""
         if self.exact:
-            return d.quantize(self.quantum.scaleb(-2), ROUND_HALF_UP)
-        return d
+            return points - score.quantize(self.quantum, self.rounding)
+        return points - score
 
     def for_parts(self) -> Ctx:
         """The context the parts of a composite are evaluated in (made once per scoring)."""
@@ -614,8 +614,8 @@ class Rate(Rule):
         raw = self.points * min(max(rate, ZERO), self.cap)
         score = ctx.round(raw)
         out.score = score
-        if score < self.points:
-            lost = ctx.lost(self.points - score)
+        lost = ctx.lost(self.points, score)
+        if lost:
             out.deduct(lost, Text(_rate_reason, self.label, rate, self.percent, lost), "computed")
         return out
 
@@ -936,7 +936,7 @@ class StepDeduction(Rule):
             n = Decimal(math.ceil(n))
         # Rounding applies to the indicator's score (as everywhere), not to the deduction.
         out.score = ctx.round(self.points - min(self.points, n * self.per))
-        lost = ctx.lost(self.points - out.score)
+        lost = ctx.lost(self.points, out.score)
         if lost:
             out.deduct(lost, Text(_step_reason, self.label, value, self.percent, self.threshold, self.step,
                                   self.per, lost), "computed")
@@ -1003,8 +1003,8 @@ class Quarterly(Rule):
         raw += self.average_points * min(avg, cap)
         score = ctx.round(max(raw, ZERO))
         out.score = score
-        if score < self.points:
-            lost = ctx.lost(self.points - score)
+        lost = ctx.lost(self.points, score)
+        if lost:
             out.deduct(lost, Text(_quarter_reason, ratios, avg, lost), "computed")
         return out
 

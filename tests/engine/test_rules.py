@@ -472,10 +472,10 @@ def test_composite_sums_parts(make_ruleset: Make, run: Run, by_code: ByCode) -> 
     r = by_code(a, "1.1")
     assert r.status == "scored"
     # 1 × 97.6638% + 0.5 = 1.476638 → 1.47: the part is added unrounded, the sum is rounded once;
-    # the part's deduction is shown to two more places (0.023361… → 0.0234).
+    # the part's deduction is shown as the ruleset rounds (0.976638 → 0.97: 0.03 off).
     assert r.score == D("1.47")
     assert deductions(r) == [
-        (D("0.0234"), "政府采购执行率：政府采购执行率97.66%，扣0.0234分", "computed"),
+        (D("0.03"), "政府采购执行率：政府采购执行率97.66%，扣0.03分", "computed"),
         (D("0.5"), "政策功能：落实不到位", "evaluator"),
     ]
 
@@ -940,7 +940,8 @@ def test_composite_parts_are_added_unrounded(make_ruleset: Make, run: Run, by_co
     rs = make_ruleset(leaf(PETITIONS, points="3"), total="3", mode="half_up")
     r = by_code(run(rs, PETITION_FACTS, {"1.1/channel": 1}), "1.1")
     assert r.score == D("1.99")
-    assert [p for p, _, _ in deductions(r)] == [D("0.1304"), D("0.875")]
+    # Each part's deduction is shown as the ruleset rounds; the exact parts add up to 1.9946.
+    assert [p for p, _, _ in deductions(r)] == [D("0.13"), D("0.87")]
 
 
 def test_composite_parts_rounded_when_the_ruleset_says_so(make_ruleset: Make, run: Run, by_code: ByCode) -> None:

@@ -296,7 +296,7 @@ def test_huidong_petitions_parts_are_added_before_rounding() -> None:
     assert leaf_score(a, "3.4.1") == D("1.99")
     shown = node(a, "3.4.1")
     assert shown["points_lost"] == "1.01"
-    assert [d["points"] for d in shown["deductions"]] == ["0.1304", "0.875"]
+    assert [d["points"] for d in shown["deductions"]] == ["0.13", "0.87"]
 
 
 def test_docs_say_parts_are_added_unrounded() -> None:
