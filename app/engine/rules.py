@@ -145,32 +145,9 @@ class Ctx:
     answers: Mapping[str, Answer]
     quantum: Decimal
     rounding: str
-    #: the ruleset rounds each part of a composite before adding (``rounding.parts``); by default not
-    round_parts: bool = False
-    #: evaluating a part of a composite: scores are not rounded here, the indicator's sum is
-    exact: bool = False
-    _parts: Ctx | None = None
 
     def round(self, d: Decimal) -> Decimal:
-        if self.exact:
-            return d
         return d.quantize(self.quantum, self.rounding)
-
-    def lost(self, points: Decimal, score: Decimal) -> Decimal:
-        """Points lost as a deduction shows them. An unrounded part's score may run to many places:
-        its deduction is shown as the ruleset rounds scores (the parts' sum stays exact)."""
-        if self.exact:
-            return points - score.quantize(self.quantum, self.rounding)
-        return points - score
-
-    def for_parts(self) -> Ctx:
-        """The context the parts of a composite are evaluated in (made once per scoring)."""
-        if self.round_parts:
-            return self
-        p = self._parts
-        if p is None:
-            p = self._parts = Ctx(self.facts, self.answers, self.quantum, self.rounding, False, True)
-        return p
 
 
 class Outcome:
@@ -316,7 +293,20 @@ def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
 NOTHING_TO_COUNT = "nothing_to_count"
 
 
-def _condition(spec: Mapping[str, Any], key: str, path: str) -> ZeroIf | None:
+@dataclass(slots=True)
+class Condition:
+    """A condition that decides a rule or a checklist item by itself (``met_if``,
+    ``nothing_to_count``), its texts rendered once, when the ruleset loads."""
+
+    when: Formula
+    names: tuple[str, ...]
+    note: str
+    #: the assessment's warning (nothing_to_count only)
+    warning: str | None
+
+
+def _condition(spec: Mapping[str, Any], key: str, path: str, points: Decimal,
+               item_text: str | None = None) -> Condition | None:
     """An optional ``{when, reason}`` entry (``nothing_to_count``, ``met_if``)."""
     item = spec.get(key)
     if item is None:
@@ -325,18 +315,30 @@ def _condition(spec: Mapping[str, Any], key: str, path: str) -> ZeroIf | None:
     if not isinstance(item, dict):
         raise RuleSpecError(p, f"'{key}' needs 'when' and 'reason'")
     _check_keys(item, {"when", "reason"}, p)
-    if not isinstance(item.get("reason"), str) or not item["reason"].strip():
+    reason = item.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
         raise RuleSpecError(f"{p}/reason", "'reason' is required text")
+    reason = reason.strip()
     f = _formula(item, "when", p, boolean=True)
-    return ZeroIf(f, item["reason"].strip(), tuple(sorted(f.names)))
+    note = reason if item_text is None else _item_reason(item_text, reason)
+    warning = f"{reason}，按满分{fmt(points)}分计" if key == NOTHING_TO_COUNT else None
+    return Condition(f, tuple(sorted(f.names)), note, warning)
 
 
-def _nothing_to_count(out: Outcome, points: Decimal, cond: ZeroIf) -> Outcome:
+def _holds(cond: Condition, facts: Mapping[str, Any]) -> bool:
+    try:
+        return bool(cond.when(facts))
+    except FormulaZeroDivision:
+        return False
+
+
+def _nothing_to_count(out: Outcome, points: Decimal, cond: Condition) -> Outcome:
     """Full points for a clause about all of a set that is empty this year (docs/rulesets.md,
     "Nothing to count"): the clause holds trivially; the assessment says so in a warning."""
     out.score = points
-    out.note(cond.reason)
-    out.warn(NOTHING_TO_COUNT, f"{cond.reason}，按满分{fmt(points)}分计")
+    out.note(cond.note)
+    if cond.warning is not None:
+        out.warn(NOTHING_TO_COUNT, cond.warning)
     return out
 
 
@@ -355,6 +357,17 @@ class Rule:
     accepts_judgment: bool = False
     #: whether a rule's score can only rise when its rate does (for property tests)
     monotonic_in: tuple[str, ...] = ()
+    #: a part of a composite: its score is not rounded, the indicator's sum is (set by the ruleset
+    #: loader from ``rounding.parts``, see :func:`mark_parts`)
+    exact: bool = False
+
+    def _rounded(self, ctx: Ctx, raw: Decimal) -> Decimal:
+        return raw if self.exact else ctx.round(raw)
+
+    def _lost(self, ctx: Ctx, score: Decimal) -> Decimal:
+        """Points lost as the deduction shows them: an unrounded part's score may run to many
+        places, its deduction is shown as the ruleset rounds scores (the parts' sum stays exact)."""
+        return self.points - (ctx.round(score) if self.exact else score)
 
     @property
     def formula_text(self) -> str | None:
@@ -452,8 +465,7 @@ class ChecklistItem:
     fact: str | None
     #: conditions that meet the item by themselves (``met_if``, ``nothing_to_count``): when their
     #: facts are present and they hold; otherwise the item is answered as usual
-    met_if: ZeroIf | None = None
-    nothing_to_count: ZeroIf | None = None
+    conditions: tuple[Condition, ...] = ()
 
 
 class Checklist(Rule):
@@ -488,14 +500,16 @@ class Checklist(Rule):
                 if not isinstance(fact, str):
                     raise RuleSpecError(f"{p}/fact", "'fact' must be a fact key")
                 facts.add(fact)
-            met_if = _condition(item, "met_if", p)
-            vacuous = _condition(item, NOTHING_TO_COUNT, p)
-            if fact is not None and (met_if or vacuous):
+            item_points = _dec(item, "points", p)
+            conditions = tuple(
+                c for c in (_condition(item, k, p, item_points, item["text"]) for k in ("met_if", NOTHING_TO_COUNT))
+                if c is not None
+            )
+            if fact is not None and conditions:
                 raise RuleSpecError(p, "an item decided by a 'fact' takes no met_if / nothing_to_count")
-            for cond in (met_if, vacuous):
-                if cond is not None:
-                    facts.update(cond.names)
-            self.items.append(ChecklistItem(key, item["text"], _dec(item, "points", p), fact, met_if, vacuous))
+            for cond in conditions:
+                facts.update(cond.names)
+            self.items.append(ChecklistItem(key, item["text"], item_points, fact, conditions))
         total = sum((it.points for it in self.items), ZERO)
         if total != points:
             raise RuleSpecError(f"{path}/items", f"items add up to {fmt(total)} points, the rule has {fmt(points)}")
@@ -524,11 +538,9 @@ class Checklist(Rule):
                 else:
                     out.deduct(it.points, Text(_item_reason, it.text, "未达到"), "computed")
                 continue
-            if it.met_if is not None or it.nothing_to_count is not None:
-                decided = self._decided(ctx.facts, it, out)
-                if decided:
-                    score += it.points
-                    continue
+            if it.conditions and self._decided(ctx.facts, it.conditions, out):
+                score += it.points
+                continue
             item_addr = addrs[i]
             a = ctx.answers.get(item_addr)
             if a is None or (a.met is None and a.score is None):
@@ -550,19 +562,19 @@ class Checklist(Rule):
 
 
     @staticmethod
-    def _decided(facts: Mapping[str, Any], it: ChecklistItem, out: Outcome) -> bool:
+    def _decided(facts: Mapping[str, Any], conditions: tuple[Condition, ...], out: Outcome) -> bool:
         """Whether a condition meets the item; its facts are optional (absent: answered as usual)."""
-        for cond, vacuous in ((it.met_if, False), (it.nothing_to_count, True)):
-            if cond is None or _missing(cond.names, facts) is not None:
+        for cond in conditions:
+            if _missing(cond.names, facts) is not None:
                 continue
             try:
                 hit = bool(cond.when(facts))
             except FormulaZeroDivision:
                 hit = False
             if hit:
-                if vacuous:
-                    out.warn(NOTHING_TO_COUNT, f"{cond.reason}，按满分{fmt(it.points)}分计")
-                out.note(_item_reason(it.text, cond.reason))
+                out.note(cond.note)
+                if cond.warning is not None:
+                    out.warn(NOTHING_TO_COUNT, cond.warning)
                 return True
         return False
 
@@ -578,7 +590,7 @@ class Rate(Rule):
         self.formula = _formula(spec, "formula", path)
         self.cap = _dec(spec, "cap", path, ONE)
         self.zero_if = _zero_ifs(spec, path)
-        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path)
+        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
         self.percent = spec.get("display", "percent") == "percent"
         names = set(self.formula.names)
         for z in self.zero_if:
@@ -604,19 +616,21 @@ class Rate(Rule):
                     out.score = ZERO
                     out.deduct(self.points, z.reason, "computed")
                     return out
-            vacuous = self.nothing_to_count
-            if vacuous is not None and vacuous.when(facts):
-                return _nothing_to_count(out, self.points, vacuous)
             rate = self.formula(facts)
         except FormulaZeroDivision:
+            # Nothing to count leaves the rate without a denominator: the condition is read here.
+            vacuous = self.nothing_to_count
+            if vacuous is not None and _holds(vacuous, facts):
+                return _nothing_to_count(out, self.points, vacuous)
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
         out.value(self.label, rate, self.percent)
         raw = self.points * min(max(rate, ZERO), self.cap)
-        score = ctx.round(raw)
+        score = self._rounded(ctx, raw)
         out.score = score
-        lost = ctx.lost(self.points, score)
-        if lost:
-            out.deduct(lost, Text(_rate_reason, self.label, rate, self.percent, lost), "computed")
+        if score < self.points:
+            lost = self._lost(ctx, score)
+            if lost:
+                out.deduct(lost, Text(_rate_reason, self.label, rate, self.percent, lost), "computed")
         return out
 
 
@@ -771,6 +785,8 @@ class CountLine:
     count: Formula
     per: Decimal
     finding: str
+    #: label of the count among the shown values
+    label: str = ""
 
 
 def _count_formula(spec: Mapping[str, Any], path: str) -> Formula:
@@ -807,14 +823,15 @@ class Deduction(Rule):
                 _check_keys(line, {"count", "per", "finding"}, p)
                 if not isinstance(line.get("finding"), str):
                     raise RuleSpecError(f"{p}/finding", "'finding' is required text")
-                self.lines.append(CountLine(_count_formula(line, p), _dec(line, "per", p), line["finding"]))
+                self.lines.append(CountLine(_count_formula(line, p), _dec(line, "per", p), line["finding"],
+                                            line["finding"] + "数"))
             self.per = self.lines[0].per
         else:
             self.per = _dec(spec, "per", path)
             if "count" in spec:
-                self.lines.append(CountLine(_formula(spec, "count", path), self.per, self.finding))
+                self.lines.append(CountLine(_formula(spec, "count", path), self.per, self.finding, self.finding + "数"))
         self.count = self.lines[0].count if self.lines else None
-        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path)
+        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
         if self.nothing_to_count is not None and not self.lines:
             raise RuleSpecError(f"{path}/{NOTHING_TO_COUNT}", "'nothing_to_count' needs findings counted from facts")
         names: set[str] = set()
@@ -845,23 +862,24 @@ class Deduction(Rule):
             out.input_names = self.names
             remaining = self.points
             try:
-                vacuous = self.nothing_to_count
-                if vacuous is not None and vacuous.when(facts):
-                    return _nothing_to_count(out, self.points, vacuous)
-                counted = []
-                for line in self.lines:
-                    v = line.count(facts)
-                    counted.append((line, (ONE if v else ZERO) if isinstance(v, bool) else max(v, ZERO)))
+                counted = [line.count(facts) for line in self.lines]
             except FormulaZeroDivision:
                 out.status = PENDING
                 out.note(f"{self.finding}数的公式分母为0，无法计算，需评价人以覆盖（override）给分")
                 return out
-            for line, n in counted:
-                out.value(f"{line.finding}数", n, False)
+            vacuous = self.nothing_to_count
+            for i, line in enumerate(self.lines):
+                v = counted[i]
+                n = (ONE if v else ZERO) if isinstance(v, bool) else max(v, ZERO)
+                out.value(line.label, n, False)
                 take = min(remaining, n * line.per)
                 if take:
                     out.deduct(take, Text(_count_reason, line.finding, n, line.per, take), "computed")
                 remaining -= take
+            # With nothing to count nothing is deducted: the condition is read only then.
+            if vacuous is not None and remaining == self.points and _holds(vacuous, facts):
+                out.values = None
+                return _nothing_to_count(out, self.points, vacuous)
             out.score = remaining
             return out
         a = ctx.answers.get(addr)
@@ -935,8 +953,8 @@ class StepDeduction(Rule):
         elif self.steps == "ceil":
             n = Decimal(math.ceil(n))
         # Rounding applies to the indicator's score (as everywhere), not to the deduction.
-        out.score = ctx.round(self.points - min(self.points, n * self.per))
-        lost = ctx.lost(self.points, out.score)
+        out.score = self._rounded(ctx, self.points - min(self.points, n * self.per))
+        lost = self._lost(ctx, out.score)
         if lost:
             out.deduct(lost, Text(_step_reason, self.label, value, self.percent, self.threshold, self.step,
                                   self.per, lost), "computed")
@@ -1001,11 +1019,12 @@ class Quarterly(Rule):
         avg = sum(ratios, ZERO) / 4
         out.value("全年平均执行率", avg)
         raw += self.average_points * min(avg, cap)
-        score = ctx.round(max(raw, ZERO))
+        score = self._rounded(ctx, max(raw, ZERO))
         out.score = score
-        lost = ctx.lost(self.points, score)
-        if lost:
-            out.deduct(lost, Text(_quarter_reason, ratios, avg, lost), "computed")
+        if score < self.points:
+            lost = self._lost(ctx, score)
+            if lost:
+                out.deduct(lost, Text(_quarter_reason, ratios, avg, lost), "computed")
         return out
 
 
@@ -1137,11 +1156,10 @@ class Composite(Rule):
         if addrs is None:
             addrs = self._addrs[addr] = [addr + "/" + p.key for p in self.parts]
         subs: list[tuple[str, Outcome]] = []
-        # The parts are added unrounded and the indicator's sum is rounded once (by the scoring),
-        # unless the ruleset rounds each part (rounding.parts).
-        part_ctx = ctx.for_parts()
+        # The parts are added unrounded (Rule.exact) and the indicator's sum is rounded once, by
+        # the scoring, unless the ruleset rounds each part (rounding.parts).
         for part, part_addr in zip(self.parts, addrs, strict=False):
-            sub = part.rule.evaluate(part_ctx, part_addr)
+            sub = part.rule.evaluate(ctx, part_addr)
             subs.append((part.name, sub))
             if sub.warnings:
                 for code, message in sub.warnings:
@@ -1167,6 +1185,14 @@ class Composite(Rule):
         else:
             out.score = total
         return out
+
+
+def mark_parts(rule: Rule, exact: bool) -> None:
+    """Make the parts of a composite (and of composites within it) exact or rounded."""
+    if isinstance(rule, Composite):
+        for part in rule.parts:
+            part.rule.exact = exact
+            mark_parts(part.rule, exact)
 
 
 RULE_KINDS: dict[str, Callable[[Mapping[str, Any], Decimal, str], Rule]] = {

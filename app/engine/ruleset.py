@@ -13,7 +13,7 @@ from typing import Any
 from app.engine.errors import Problem, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.formula import Formula, FormulaError, parse
-from app.engine.rules import ROUNDING_MODES, ZERO, Rule, RuleSpecError, build_rule, fmt
+from app.engine.rules import ROUNDING_MODES, ZERO, Rule, RuleSpecError, build_rule, fmt, mark_parts
 from app.engine.yamlio import YamlError, loads_yaml
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -312,6 +312,9 @@ def load_ruleset_text(
         round_parts=round_parts, by_code=by_code,
     )
     rs.leaves = [ind for top in indicators for ind in top.walk() if ind.is_leaf]
+    for leaf in rs.leaves:
+        if leaf.rule is not None:
+            mark_parts(leaf.rule, not round_parts)
     rs.na_leaves = [leaf for leaf in rs.leaves if leaf.not_applicable is not None]
 
     def post_order(ind: Indicator) -> None:

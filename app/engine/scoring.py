@@ -342,7 +342,7 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
     facts = prepared.facts
     answers = prepared.answers
     quantum, rounding = ruleset.quantum, ruleset.rounding
-    ctx = Ctx(facts, answers, quantum, rounding, ruleset.round_parts)
+    ctx = Ctx(facts, answers, quantum, rounding)
     overrides = prepared.overrides
     warnings = list(prepared.warnings)
     rows: dict[str, Row] = {}
