@@ -44,7 +44,7 @@ def evaluate(ref: str, code: str, facts: dict[str, Any], part: str | None = None
     parsed, problems = VOCABULARY.parse(facts)
     assert problems == []
     prepared = prepare(rs, VOCABULARY, {}, answers or {}, {})
-    ctx = Ctx(parsed, prepared.answers, rs.quantum, rs.rounding, rs.round_parts)
+    ctx = Ctx(parsed, prepared.answers, rs.quantum, rs.rounding)
     addr = code if part is None else f"{code}/{part}"
     return rule_of(ref, code, part).evaluate(ctx, addr)
 
