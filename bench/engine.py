@@ -52,7 +52,8 @@ def random_fact(rng: random.Random, fact: FactDef) -> Any:
     if fact.unit == "boolean":
         return rng.random() < 0.5
     if fact.unit == "count":
-        return rng.choice((0, rng.randint(0, 10), rng.randint(0, 400)))
+        hi = int(fact.max) if fact.max is not None else 400
+        return rng.choice((0, rng.randint(0, min(hi, 10)), rng.randint(0, hi)))
     if fact.unit == "percent":
         hi = int(fact.max) if fact.max is not None else 300
         # Mostly realistic rates, sometimes anywhere in the allowed range.

@@ -163,6 +163,9 @@ def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]
         first, _ = _compile(node.left, src, names)
         ops = [_comparison(op) for op in node.ops]
         rest = [_compile(c, src, names)[0] for c in node.comparators]
+        if len(rest) == 1:
+            # One comparison (nearly every condition): no loop, no operator call.
+            return _single_comparison(node.ops[0], first, rest[0]), True
 
         def compare(f: Facts) -> bool:
             a = first(f)
@@ -191,6 +194,22 @@ def _compile(node: ast.AST, src: str, names: set[str]) -> tuple[Evaluator, bool]
         pick = min if fn == "min" else max
         return (lambda f: pick(a(f) for a in args)), False
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
+
+
+def _single_comparison(op: ast.cmpop, left: Evaluator, right: Evaluator) -> Evaluator:
+    if isinstance(op, ast.Lt):
+        return lambda f: bool(left(f) < right(f))
+    if isinstance(op, ast.LtE):
+        return lambda f: bool(left(f) <= right(f))
+    if isinstance(op, ast.Gt):
+        return lambda f: bool(left(f) > right(f))
+    if isinstance(op, ast.GtE):
+        return lambda f: bool(left(f) >= right(f))
+    if isinstance(op, ast.Eq):
+        return lambda f: bool(left(f) == right(f))
+    if isinstance(op, ast.NotEq):
+        return lambda f: bool(left(f) != right(f))
+    raise FormulaError(f"comparison {type(op).__name__} is not allowed")
 
 
 def _comparison(op: ast.cmpop) -> Callable[[Any, Any], bool]:

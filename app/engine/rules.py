@@ -154,7 +154,7 @@ class Outcome:
     """What a rule found. Lists are created only when something is added (scoring is hot)."""
 
     __slots__ = ("score", "status", "input_names", "values", "deductions", "missing_facts",
-                 "missing_answers", "messages", "parts")
+                 "missing_answers", "messages", "parts", "warnings")
 
     def __init__(self, score: Decimal | None, status: str = SCORED, *, missing_facts: list[str] | None = None,
                  input_names: tuple[str, ...] = ()) -> None:
@@ -171,6 +171,8 @@ class Outcome:
         self.messages: list[str] | None = None
         #: (part name, outcome) of a composite rule, flattened when shown
         self.parts: list[tuple[str, Outcome]] | None = None
+        #: (code, message) for the assessment's warnings, e.g. a full score given for nothing to count
+        self.warnings: list[tuple[str, str]] | None = None
 
     def all_values(self) -> list[tuple[str, Decimal, bool]]:
         out = list(self.values or [])
@@ -204,6 +206,11 @@ class Outcome:
         if self.messages is None:
             self.messages = []
         self.messages.append(message)
+
+    def warn(self, code: str, message: str) -> None:
+        if self.warnings is None:
+            self.warnings = []
+        self.warnings.append((code, message))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -283,6 +290,58 @@ def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
     return out
 
 
+NOTHING_TO_COUNT = "nothing_to_count"
+
+
+@dataclass(slots=True)
+class Condition:
+    """A condition that decides a rule or a checklist item by itself (``met_if``,
+    ``nothing_to_count``), its texts rendered once, when the ruleset loads."""
+
+    when: Formula
+    names: tuple[str, ...]
+    note: str
+    #: the assessment's warning (nothing_to_count only)
+    warning: str | None
+
+
+def _condition(spec: Mapping[str, Any], key: str, path: str, points: Decimal,
+               item_text: str | None = None) -> Condition | None:
+    """An optional ``{when, reason}`` entry (``nothing_to_count``, ``met_if``)."""
+    item = spec.get(key)
+    if item is None:
+        return None
+    p = f"{path}/{key}"
+    if not isinstance(item, dict):
+        raise RuleSpecError(p, f"'{key}' needs 'when' and 'reason'")
+    _check_keys(item, {"when", "reason"}, p)
+    reason = item.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise RuleSpecError(f"{p}/reason", "'reason' is required text")
+    reason = reason.strip()
+    f = _formula(item, "when", p, boolean=True)
+    note = reason if item_text is None else _item_reason(item_text, reason)
+    warning = f"{reason}，按满分{fmt(points)}分计" if key == NOTHING_TO_COUNT else None
+    return Condition(f, tuple(sorted(f.names)), note, warning)
+
+
+def _holds(cond: Condition, facts: Mapping[str, Any]) -> bool:
+    try:
+        return bool(cond.when(facts))
+    except FormulaZeroDivision:
+        return False
+
+
+def _nothing_to_count(out: Outcome, points: Decimal, cond: Condition) -> Outcome:
+    """Full points for a clause about all of a set that is empty this year (docs/rulesets.md,
+    "Nothing to count"): the clause holds trivially; the assessment says so in a warning."""
+    out.score = points
+    out.note(cond.note)
+    if cond.warning is not None:
+        out.warn(NOTHING_TO_COUNT, cond.warning)
+    return out
+
+
 # --------------------------------------------------------------------------- rules
 
 
@@ -298,6 +357,17 @@ class Rule:
     accepts_judgment: bool = False
     #: whether a rule's score can only rise when its rate does (for property tests)
     monotonic_in: tuple[str, ...] = ()
+    #: a part of a composite: its score is not rounded, the indicator's sum is (set by the ruleset
+    #: loader from ``rounding.parts``, see :func:`mark_parts`)
+    exact: bool = False
+
+    def _rounded(self, ctx: Ctx, raw: Decimal) -> Decimal:
+        return raw if self.exact else ctx.round(raw)
+
+    def _lost(self, ctx: Ctx, score: Decimal) -> Decimal:
+        """Points lost as the deduction shows them: an unrounded part's score may run to many
+        places, its deduction is shown as the ruleset rounds scores (the parts' sum stays exact)."""
+        return self.points - (ctx.round(score) if self.exact else score)
 
     @property
     def formula_text(self) -> str | None:
@@ -332,15 +402,59 @@ class Rule:
 
 
 class Judgment(Rule):
+    """The evaluator scores. ``zero_if`` conditions (facts required) score 0 first; a ``formula``
+    is only shown: computed with its inputs when its facts are present, so the judgment is made
+    on the number, and never scored."""
+
     kind = "judgment"
     accepts_judgment = True
 
     def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points"}, path)
+        _check_keys(spec, {"points", "name", "formula", "display", "zero_if"}, path)
         self.points = points
+        self.label = str(spec.get("name", "指标值"))
+        self.formula = _formula(spec, "formula", path) if "formula" in spec else None
+        self.percent = spec.get("display", "percent") == "percent"
+        self.zero_if = _zero_ifs(spec, path)
+        required: set[str] = set()
+        for z in self.zero_if:
+            required |= z.when.names
+        shown = set(self.formula.names) if self.formula is not None else set()
+        self.required = tuple(sorted(required))
+        self.shown = tuple(sorted(shown))
+        self.facts = frozenset(required | shown)
+        self.plain = self.formula is None and not self.zero_if
+
+    @property
+    def formula_text(self) -> str | None:
+        return None if self.formula is None else self.formula.text
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
-        return self._judged(ctx, addr, self.points, Outcome(None), "评价人判定")
+        if self.plain:
+            return self._judged(ctx, addr, self.points, Outcome(None), "评价人判定")
+        facts = ctx.facts
+        missing = _missing(self.required, facts)
+        if missing:
+            return Outcome(None, MISSING_FACTS, missing_facts=missing)
+        out = Outcome(None, input_names=self.names)
+        for z in self.zero_if:
+            try:
+                hit = bool(z.when(facts))
+            except FormulaZeroDivision:
+                out.status = PENDING
+                out.note(f"条件“{z.when.text}”的分母为0，无法判断，需评价人以覆盖（override）给分")
+                return out
+            if hit:
+                out.score = ZERO
+                out.deduct(self.points, z.reason, "computed")
+                return out
+        f = self.formula
+        if f is not None and _missing(self.shown, facts) is None:
+            try:
+                out.value(self.label, f(facts), self.percent)
+            except FormulaZeroDivision:
+                out.note(f"{self.label}的分母为0，无法计算")
+        return self._judged(ctx, addr, self.points, out, "评价人判定")
 
 
 @dataclass(slots=True)
@@ -349,6 +463,9 @@ class ChecklistItem:
     text: str
     points: Decimal
     fact: str | None
+    #: conditions that meet the item by themselves (``met_if``, ``nothing_to_count``): when their
+    #: facts are present and they hold; otherwise the item is answered as usual
+    conditions: tuple[Condition, ...] = ()
 
 
 class Checklist(Rule):
@@ -367,7 +484,7 @@ class Checklist(Rule):
             p = f"{path}/items/{i}"
             if not isinstance(item, dict):
                 raise RuleSpecError(p, "an item needs key, text and points")
-            _check_keys(item, {"key", "text", "points", "fact"}, p)
+            _check_keys(item, {"key", "text", "points", "fact", "met_if", "nothing_to_count"}, p)
             key = item.get("key")
             if isinstance(key, Decimal):
                 key = fmt(key)
@@ -383,7 +500,16 @@ class Checklist(Rule):
                 if not isinstance(fact, str):
                     raise RuleSpecError(f"{p}/fact", "'fact' must be a fact key")
                 facts.add(fact)
-            self.items.append(ChecklistItem(key, item["text"], _dec(item, "points", p), fact))
+            item_points = _dec(item, "points", p)
+            conditions = tuple(
+                c for c in (_condition(item, k, p, item_points, item["text"]) for k in ("met_if", NOTHING_TO_COUNT))
+                if c is not None
+            )
+            if fact is not None and conditions:
+                raise RuleSpecError(p, "an item decided by a 'fact' takes no met_if / nothing_to_count")
+            for cond in conditions:
+                facts.update(cond.names)
+            self.items.append(ChecklistItem(key, item["text"], item_points, fact, conditions))
         total = sum((it.points for it in self.items), ZERO)
         if total != points:
             raise RuleSpecError(f"{path}/items", f"items add up to {fmt(total)} points, the rule has {fmt(points)}")
@@ -412,6 +538,9 @@ class Checklist(Rule):
                 else:
                     out.deduct(it.points, Text(_item_reason, it.text, "未达到"), "computed")
                 continue
+            if it.conditions and self._decided(ctx.facts, it.conditions, out):
+                score += it.points
+                continue
             item_addr = addrs[i]
             a = ctx.answers.get(item_addr)
             if a is None or (a.met is None and a.score is None):
@@ -432,21 +561,42 @@ class Checklist(Rule):
         return out
 
 
+    @staticmethod
+    def _decided(facts: Mapping[str, Any], conditions: tuple[Condition, ...], out: Outcome) -> bool:
+        """Whether a condition meets the item; its facts are optional (absent: answered as usual)."""
+        for cond in conditions:
+            if _missing(cond.names, facts) is not None:
+                continue
+            try:
+                hit = bool(cond.when(facts))
+            except FormulaZeroDivision:
+                hit = False
+            if hit:
+                out.note(cond.note)
+                if cond.warning is not None:
+                    out.warn(NOTHING_TO_COUNT, cond.warning)
+                return True
+        return False
+
+
 class Rate(Rule):
     kind = "rate"
     accepts_judgment = True
 
     def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "cap", "zero_if", "display"}, path)
+        _check_keys(spec, {"points", "name", "formula", "cap", "zero_if", "display", NOTHING_TO_COUNT}, path)
         self.points = points
         self.label = str(spec.get("name", "比率"))
         self.formula = _formula(spec, "formula", path)
         self.cap = _dec(spec, "cap", path, ONE)
         self.zero_if = _zero_ifs(spec, path)
+        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
         self.percent = spec.get("display", "percent") == "percent"
         names = set(self.formula.names)
         for z in self.zero_if:
             names |= z.when.names
+        if self.nothing_to_count is not None:
+            names |= self.nothing_to_count.when.names
         self.facts = frozenset(names)
         self.monotonic_in = tuple(sorted(self.formula.names))
 
@@ -468,14 +618,19 @@ class Rate(Rule):
                     return out
             rate = self.formula(facts)
         except FormulaZeroDivision:
+            # Nothing to count leaves the rate without a denominator: the condition is read here.
+            vacuous = self.nothing_to_count
+            if vacuous is not None and _holds(vacuous, facts):
+                return _nothing_to_count(out, self.points, vacuous)
             return self._judged(ctx, addr, self.points, out, f"{self.label}的分母为0，无法计算，需评价人判定")
         out.value(self.label, rate, self.percent)
         raw = self.points * min(max(rate, ZERO), self.cap)
-        score = ctx.round(raw)
+        score = self._rounded(ctx, raw)
         out.score = score
         if score < self.points:
-            out.deduct(self.points - score, Text(_rate_reason, self.label, rate, self.percent, self.points - score),
-                       "computed")
+            lost = self._lost(ctx, score)
+            if lost:
+                out.deduct(lost, Text(_rate_reason, self.label, rate, self.percent, lost), "computed")
         return out
 
 
@@ -622,42 +777,110 @@ class Bands(Rule):
         return self._judged(ctx, addr, self.points, out, f"{self.label}{shown}不在任何评分档内，需评价人判定")
 
 
+@dataclass(slots=True)
+class CountLine:
+    """One counted finding of a deduction: how many (a number, or a condition counting 1 when it
+    holds), the points per finding, and its label."""
+
+    count: Formula
+    per: Decimal
+    finding: str
+    #: label of the count among the shown values
+    label: str = ""
+
+
+def _count_formula(spec: Mapping[str, Any], path: str) -> Formula:
+    if "count" not in spec:
+        raise RuleSpecError(f"{path}/count", "'count' is required")
+    try:
+        return parse(spec["count"])
+    except FormulaError as exc:
+        raise RuleSpecError(f"{path}/count", str(exc)) from None
+
+
 class Deduction(Rule):
+    """Points minus ``per`` for each finding, until zero ("扣完为止"). Findings are counted by
+    formulas over facts (``count``, or several ``counts`` deducting from the same points), or
+    listed by the evaluator (``findings`` answer)."""
+
     kind = "deduction"
 
     def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "per", "count", "finding"}, path)
+        _check_keys(spec, {"points", "per", "count", "counts", "finding", NOTHING_TO_COUNT}, path)
         self.points = points
-        self.per = _dec(spec, "per", path)
-        self.count = _formula(spec, "count", path) if "count" in spec else None
         self.finding = str(spec.get("finding", "发现问题"))
-        self.facts = self.count.names if self.count else frozenset()
+        self.lines: list[CountLine] = []
+        if "counts" in spec:
+            if "count" in spec or "per" in spec:
+                raise RuleSpecError(f"{path}/counts", "give either 'count' and 'per', or 'counts'")
+            counts = spec["counts"]
+            if not isinstance(counts, list) or not counts:
+                raise RuleSpecError(f"{path}/counts", "'counts' must be a non-empty list of {count, per, finding}")
+            for i, line in enumerate(counts):
+                p = f"{path}/counts/{i}"
+                if not isinstance(line, dict):
+                    raise RuleSpecError(p, "each entry needs count, per and finding")
+                _check_keys(line, {"count", "per", "finding"}, p)
+                if not isinstance(line.get("finding"), str):
+                    raise RuleSpecError(f"{p}/finding", "'finding' is required text")
+                self.lines.append(CountLine(_count_formula(line, p), _dec(line, "per", p), line["finding"],
+                                            line["finding"] + "数"))
+            self.per = self.lines[0].per
+        else:
+            self.per = _dec(spec, "per", path)
+            if "count" in spec:
+                self.lines.append(CountLine(_formula(spec, "count", path), self.per, self.finding, self.finding + "数"))
+        self.count = self.lines[0].count if self.lines else None
+        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
+        if self.nothing_to_count is not None and not self.lines:
+            raise RuleSpecError(f"{path}/{NOTHING_TO_COUNT}", "'nothing_to_count' needs findings counted from facts")
+        names: set[str] = set()
+        for line in self.lines:
+            names |= line.count.names
+        if self.nothing_to_count is not None:
+            names |= self.nothing_to_count.when.names
+        self.facts = frozenset(names)
 
     @property
     def formula_text(self) -> str | None:
-        return None if self.count is None else self.count.text
+        if not self.lines:
+            return None
+        if len(self.lines) == 1:
+            return self.lines[0].count.text
+        return "；".join(f"{ln.finding}: {ln.count.text}" for ln in self.lines)
 
     def answer_addresses(self, addr: str) -> dict[str, str]:
-        return {} if self.count else {addr: "findings"}
+        return {} if self.lines else {addr: "findings"}
 
     def evaluate(self, ctx: Ctx, addr: str) -> Outcome:
         out = Outcome(None)
-        if self.count is not None:
-            missing = _missing(self.names, ctx.facts)
+        if self.lines:
+            facts = ctx.facts
+            missing = _missing(self.names, facts)
             if missing:
                 return Outcome(None, MISSING_FACTS, missing_facts=missing)
             out.input_names = self.names
+            remaining = self.points
             try:
-                n = max(self.count(ctx.facts), ZERO)
+                counted = [line.count(facts) for line in self.lines]
             except FormulaZeroDivision:
                 out.status = PENDING
                 out.note(f"{self.finding}数的公式分母为0，无法计算，需评价人以覆盖（override）给分")
                 return out
-            out.value(f"{self.finding}数", n, False)
-            lost = min(self.points, n * self.per)
-            out.score = self.points - lost
-            if lost:
-                out.deduct(lost, Text(_count_reason, self.finding, n, self.per, lost), "computed")
+            vacuous = self.nothing_to_count
+            for i, line in enumerate(self.lines):
+                v = counted[i]
+                n = (ONE if v else ZERO) if isinstance(v, bool) else max(v, ZERO)
+                out.value(line.label, n, False)
+                take = min(remaining, n * line.per)
+                if take:
+                    out.deduct(take, Text(_count_reason, line.finding, n, line.per, take), "computed")
+                remaining -= take
+            # With nothing to count nothing is deducted: the condition is read only then.
+            if vacuous is not None and remaining == self.points and _holds(vacuous, facts):
+                out.values = None
+                return _nothing_to_count(out, self.points, vacuous)
+            out.score = remaining
             return out
         a = ctx.answers.get(addr)
         if a is None or a.findings is None:
@@ -730,8 +953,8 @@ class StepDeduction(Rule):
         elif self.steps == "ceil":
             n = Decimal(math.ceil(n))
         # Rounding applies to the indicator's score (as everywhere), not to the deduction.
-        out.score = ctx.round(self.points - min(self.points, n * self.per))
-        lost = self.points - out.score
+        out.score = self._rounded(ctx, self.points - min(self.points, n * self.per))
+        lost = self._lost(ctx, out.score)
         if lost:
             out.deduct(lost, Text(_step_reason, self.label, value, self.percent, self.threshold, self.step,
                                   self.per, lost), "computed")
@@ -796,10 +1019,12 @@ class Quarterly(Rule):
         avg = sum(ratios, ZERO) / 4
         out.value("全年平均执行率", avg)
         raw += self.average_points * min(avg, cap)
-        score = ctx.round(max(raw, ZERO))
+        score = self._rounded(ctx, max(raw, ZERO))
         out.score = score
         if score < self.points:
-            out.deduct(self.points - score, Text(_quarter_reason, ratios, avg, self.points - score), "computed")
+            lost = self._lost(ctx, score)
+            if lost:
+                out.deduct(lost, Text(_quarter_reason, ratios, avg, lost), "computed")
         return out
 
 
@@ -931,9 +1156,14 @@ class Composite(Rule):
         if addrs is None:
             addrs = self._addrs[addr] = [addr + "/" + p.key for p in self.parts]
         subs: list[tuple[str, Outcome]] = []
+        # The parts are added unrounded (Rule.exact) and the indicator's sum is rounded once, by
+        # the scoring, unless the ruleset rounds each part (rounding.parts).
         for part, part_addr in zip(self.parts, addrs, strict=False):
             sub = part.rule.evaluate(ctx, part_addr)
             subs.append((part.name, sub))
+            if sub.warnings:
+                for code, message in sub.warnings:
+                    out.warn(code, f"{part.name}：{message}")
             if sub.missing_facts:
                 missing_facts.extend(f for f in sub.missing_facts if f not in missing_facts)
             if sub.missing_answers:
@@ -955,6 +1185,14 @@ class Composite(Rule):
         else:
             out.score = total
         return out
+
+
+def mark_parts(rule: Rule, exact: bool) -> None:
+    """Make the parts of a composite (and of composites within it) exact or rounded."""
+    if isinstance(rule, Composite):
+        for part in rule.parts:
+            part.rule.exact = exact
+            mark_parts(part.rule, exact)
 
 
 RULE_KINDS: dict[str, Callable[[Mapping[str, Any], Decimal, str], Rule]] = {

@@ -13,7 +13,7 @@ from typing import Any
 from app.engine.errors import Problem, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.formula import Formula, FormulaError, parse
-from app.engine.rules import ROUNDING_MODES, ZERO, Rule, RuleSpecError, build_rule, fmt
+from app.engine.rules import ROUNDING_MODES, ZERO, Rule, RuleSpecError, build_rule, fmt, mark_parts
 from app.engine.yamlio import YamlError, loads_yaml
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -97,6 +97,8 @@ class Ruleset:
     content_hash: str
     text: str
     description: str | None = None
+    #: each part of a composite is rounded before the parts are added (``rounding.parts``)
+    round_parts: bool = False
     # derived
     by_code: dict[str, Indicator] = field(default_factory=dict)
     leaves: list[Indicator] = field(default_factory=list)
@@ -217,9 +219,15 @@ def load_ruleset_text(
 
     rounding = data["rounding"]
     places, mode = 2, "half_up"
-    if not isinstance(rounding, dict) or set(rounding) - {"places", "mode"}:
-        b.problem("/rounding", "rounding must be {places: N, mode: down|half_up|half_even|up}")
+    round_parts = False
+    if not isinstance(rounding, dict) or set(rounding) - {"places", "mode", "parts"}:
+        b.problem("/rounding", "rounding must be {places: N, mode: down|half_up|half_even|up} (and optionally parts: true)")
     else:
+        if "parts" in rounding:
+            if not isinstance(rounding["parts"], bool):
+                b.problem("/rounding/parts", "parts must be true or false")
+            else:
+                round_parts = rounding["parts"]
         p = rounding.get("places")
         if not isinstance(p, Decimal) or p != p.to_integral_value() or not 0 <= p <= 6:
             b.problem("/rounding/places", "places must be a whole number from 0 to 6")
@@ -301,9 +309,12 @@ def load_ruleset_text(
         total_points=total_points, places=places, rounding_mode=mode, rounding=ROUNDING_MODES[mode],
         bounds=(lo, hi), grades=grades, indicators=indicators, adjustments=adjustments,
         content_hash=content_hash(text), text=text, description=data.get("description"),
-        by_code=by_code,
+        round_parts=round_parts, by_code=by_code,
     )
     rs.leaves = [ind for top in indicators for ind in top.walk() if ind.is_leaf]
+    for leaf in rs.leaves:
+        if leaf.rule is not None:
+            mark_parts(leaf.rule, not round_parts)
     rs.na_leaves = [leaf for leaf in rs.leaves if leaf.not_applicable is not None]
 
     def post_order(ind: Indicator) -> None:

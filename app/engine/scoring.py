@@ -407,6 +407,9 @@ def score(ruleset: Ruleset, prepared: Prepared) -> Assessment:
         if ov is not None:
             rows[code] = Row(available, ov.score, computed, OVERRIDDEN, out, ov, note)
         else:
+            if out.warnings:
+                for w_code, message in out.warnings:
+                    warnings.append({"code": w_code, "message": f"{code} {leaf.name}：{message}"})
             rows[code] = Row(available, computed, computed, out.status if computed is None else SCORED, out, None, note)
             if computed is None:
                 if out.missing_facts:

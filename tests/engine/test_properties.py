@@ -42,7 +42,7 @@ def fact_value(fact: FactDef) -> st.SearchStrategy[Any]:
     if fact.unit == "boolean":
         return st.booleans()
     if fact.unit == "count":
-        return st.integers(0, 400)
+        return st.integers(0, int(fact.max) if fact.max is not None else 400)
     if fact.unit == "percent":
         hi = int(fact.max) if fact.max is not None else 300
         return cents(int(fact.min), hi).map(lambda d: f"{d}%")

@@ -471,6 +471,8 @@ def test_composite_sums_parts(make_ruleset: Make, run: Run, by_code: ByCode) -> 
     a = run(rs, facts, {"1.1/policy": {"score": "0.5", "reason": "落实不到位"}})
     r = by_code(a, "1.1")
     assert r.status == "scored"
+    # 1 × 97.6638% + 0.5 = 1.476638 → 1.47: the part is added unrounded, the sum is rounded once;
+    # the part's deduction is shown as the ruleset rounds (0.976638 → 0.97: 0.03 off).
     assert r.score == D("1.47")
     assert deductions(r) == [
         (D("0.03"), "政府采购执行率：政府采购执行率97.66%，扣0.03分", "computed"),
@@ -911,3 +913,186 @@ def test_rule_points_must_match_indicator(make_ruleset: Make) -> None:
 def test_unknown_rule_kind(make_ruleset: Make) -> None:
     with pytest.raises(RulesetError, match="unknown rule kind 'magic'"):
         make_ruleset(leaf("{kind: magic}"))
+
+
+# --------------------------------------------------------------------------- composite rounding
+
+PETITIONS = """
+          kind: composite
+          parts:
+            - key: channel
+              name: 渠道
+              points: 1
+              rule: {kind: judgment}
+            - key: answered
+              name: 回复率
+              points: 1
+              rule: {kind: rate, name: 回复率, formula: petitions_answered / petitions_total}
+            - key: on_time
+              name: 按时回复率
+              points: 1
+              rule: {kind: rate, name: 按时回复率, formula: petitions_answered_on_time / petitions_answered}"""
+PETITION_FACTS = {"petitions_total": 46, "petitions_answered": 40, "petitions_answered_on_time": 5}
+
+
+def test_composite_parts_are_added_unrounded(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    # 1 + 40/46 + 5/40 = 1.9946 → 1.99 (rounding each part first: 1 + 0.87 + 0.13 = 2.00)
+    rs = make_ruleset(leaf(PETITIONS, points="3"), total="3", mode="half_up")
+    r = by_code(run(rs, PETITION_FACTS, {"1.1/channel": 1}), "1.1")
+    assert r.score == D("1.99")
+    # Each part's deduction is shown as the ruleset rounds; the exact parts add up to 1.9946.
+    assert [p for p, _, _ in deductions(r)] == [D("0.13"), D("0.87")]
+
+
+def test_composite_parts_rounded_when_the_ruleset_says_so(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(PETITIONS, points="3"), total="3", mode="half_up, parts: true")
+    assert rs.round_parts is True
+    r = by_code(run(rs, PETITION_FACTS, {"1.1/channel": 1}), "1.1")
+    assert r.score == D("2.00")
+    assert [p for p, _, _ in deductions(r)] == [D("0.13"), D("0.87")]
+
+
+def test_rounding_parts_must_be_yes_or_no(make_ruleset: Make) -> None:
+    with pytest.raises(RulesetError, match="parts must be true or false"):
+        make_ruleset(leaf("{kind: judgment}"), mode="half_up, parts: 2")
+
+
+# --------------------------------------------------------------------------- deduction counts
+
+REPORTS = """
+          kind: deduction
+          counts:
+            - {count: asset_report_annual_late == true, per: 0.2, finding: 年报迟报}
+            - {count: asset_report_monthly_late_count, per: 0.5, finding: 月报迟报}"""
+
+
+@pytest.mark.parametrize(("annual", "monthly", "expected"), [
+    (False, 0, "1"), (True, 0, "0.8"), (False, 1, "0.5"), (True, 1, "0.3"),
+    (True, 2, "0"),  # 0.2 + 1.0 > 1: "扣完为止"
+    (False, 12, "0"),
+])
+def test_deduction_counts_share_one_pool(make_ruleset: Make, run: Run, by_code: ByCode,
+                                         annual: bool, monthly: int, expected: str) -> None:
+    rs = make_ruleset(leaf(REPORTS, points="1"), total="1")
+    r = by_code(run(rs, {"asset_report_annual_late": annual, "asset_report_monthly_late_count": monthly}), "1.1")
+    assert r.score == D(expected)
+    assert sum((p for p, _, _ in deductions(r)), D(0)) == 1 - D(expected)
+
+
+def test_deduction_counts_reasons_in_order(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(REPORTS, points="1"), total="1")
+    r = by_code(run(rs, {"asset_report_annual_late": True, "asset_report_monthly_late_count": 2}), "1.1")
+    assert deductions(r) == [
+        (D("0.2"), "年报迟报1项，每项扣0.2分，扣0.2分", "computed"),
+        (D("0.8"), "月报迟报2项，每项扣0.5分，扣0.8分", "computed"),
+    ]
+    assert values(r) == [("年报迟报数", "1"), ("月报迟报数", "2")]
+
+
+def test_deduction_counts_need_their_facts(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(REPORTS, points="1"), total="1")
+    a = run(rs, {"asset_report_monthly_late_count": 0})
+    assert by_code(a, "1.1").status == "missing_facts"
+    assert a.missing_facts == ["asset_report_annual_late"]
+
+
+def test_deduction_counts_or_count_not_both(make_ruleset: Make) -> None:
+    with pytest.raises(RulesetError, match="either 'count' and 'per', or 'counts'"):
+        make_ruleset(leaf("{kind: deduction, per: 1, counts: [{count: key_tasks_total, per: 1, finding: x}]}"))
+
+
+# --------------------------------------------------------------------------- judgment with zero_if / formula
+
+JUDGED = """
+          kind: judgment
+          name: 结转结余率
+          formula: carryover_closing / budget_adjusted
+          zero_if:
+            - when: financial_violation == true
+              reason: 违规，本项不得分"""
+
+
+def test_judgment_zero_if_wins_over_the_answer(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(JUDGED, points="2"), total="2")
+    r = by_code(run(rs, {"financial_violation": True}, {"1.1": 2}), "1.1")
+    assert r.score == D(0)
+    assert deductions(r) == [(D(2), "违规，本项不得分", "computed")]
+
+
+def test_judgment_zero_if_facts_are_required(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(JUDGED, points="2"), total="2")
+    a = run(rs, {}, {"1.1": 2})
+    assert by_code(a, "1.1").status == "missing_facts"
+    assert a.missing_facts == ["financial_violation"]
+
+
+def test_judgment_formula_is_shown_not_scored(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(JUDGED, points="2"), total="2")
+    facts = {"financial_violation": False, "carryover_closing": 30, "budget_adjusted": 200}
+    pending = by_code(run(rs, facts), "1.1")
+    assert pending.status == "judgment_pending"
+    assert values(pending) == [("结转结余率", "15.00%")]
+    assert shown(pending)["formula"] == "carryover_closing / budget_adjusted"
+    r = by_code(run(rs, facts, {"1.1": {"score": "1.5", "reason": "结转结余偏大"}}), "1.1")
+    assert r.score == D("1.5")
+    assert values(r) == [("结转结余率", "15.00%")]
+    assert shown(r)["inputs"] == {"budget_adjusted": "200", "carryover_closing": "30", "financial_violation": False}
+    # Without the formula's facts the judgment is answered all the same.
+    bare = by_code(run(rs, {"financial_violation": False}, {"1.1": 2}), "1.1")
+    assert (bare.score, values(bare)) == (D(2), [])
+
+
+# --------------------------------------------------------------------------- met_if / nothing_to_count
+
+ITEMS = """
+          kind: checklist
+          items:
+            - key: "1"
+              text: 预算公开
+              points: 1
+              met_if: {when: classified_unit == true, reason: 涉密部门，计1分}
+            - key: "2"
+              text: 信访均有回复
+              points: 1
+              nothing_to_count: {when: petitions_total == 0, reason: 无信访，无可计数}"""
+
+
+def test_checklist_conditions_meet_items(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rs = make_ruleset(leaf(ITEMS, points="2"), total="2")
+    a = run(rs, {"classified_unit": True, "petitions_total": 0})
+    r = by_code(a, "1.1")
+    assert (r.status, r.score) == ("scored", D(2))
+    assert messages(r) == ["预算公开：涉密部门，计1分", "信访均有回复：无信访，无可计数"]
+    # met_if is a rule of the source (no warning); nothing_to_count warns.
+    assert [w for w in a.warnings if w["code"] == "nothing_to_count"] == [
+        {"code": "nothing_to_count", "message": "1.1 指标：无信访，无可计数，按满分1分计"}]
+
+
+@pytest.mark.parametrize("facts", [{}, {"classified_unit": False, "petitions_total": 2}], ids=["absent", "false"])
+def test_checklist_conditions_otherwise_answered(make_ruleset: Make, run: Run, by_code: ByCode,
+                                                 facts: dict[str, Any]) -> None:
+    rs = make_ruleset(leaf(ITEMS, points="2"), total="2")
+    a = run(rs, facts)
+    assert a.missing_answers == ["1.1/1", "1.1/2"]
+    r = by_code(run(rs, facts, {"1.1/1": True, "1.1/2": {"score": "0.5", "reason": "1件未回复"}}), "1.1")
+    assert r.score == D("1.5")
+
+
+def test_rate_nothing_to_count_warns_and_an_override_replaces_it(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
+    rule = ("{kind: rate, name: 项目按时完成率, formula: projects_completed_on_time / projects_planned, "
+            "nothing_to_count: {when: projects_planned == 0, reason: 无项目，无可计数}}")
+    rs = make_ruleset(leaf(rule, points="3"), total="3")
+    facts = {"projects_planned": 0, "projects_completed_on_time": 0}
+    a = run(rs, facts)
+    assert by_code(a, "1.1").score == D(3)
+    assert a.warnings == [{"code": "nothing_to_count", "message": "1.1 指标：无项目，无可计数，按满分3分计"}]
+    overridden = run(rs, facts, overrides={"1.1": {"score": 2, "reason": "评价人认定"}})
+    assert by_code(overridden, "1.1").score == D(2)
+    assert overridden.warnings == []
+    assert by_code(run(rs, {"projects_planned": 4, "projects_completed_on_time": 3}), "1.1").score == D("2.25")
+
+
+def test_nothing_to_count_needs_reason(make_ruleset: Make) -> None:
+    with pytest.raises(RulesetError, match="'reason' is required text"):
+        make_ruleset(leaf("{kind: rate, formula: projects_completed_on_time / projects_planned, "
+                          "nothing_to_count: {when: projects_planned == 0, reason: ''}}"))
