@@ -38,8 +38,8 @@ _FACT_DEFINITION: Any = {'key': 'budget_initial',
  'name': '年初部门预算总额',
  'unit': 'wan_yuan',
  'unit_label': '万元',
- 'min': '0',
- 'max': '999999999999.999999',
+ 'minimum': '0',
+ 'maximum': '999999999999.999999',
  'places': 6,
  'description': None}
 
@@ -62,7 +62,7 @@ _ADJUSTMENT_ITEM: Any = {'code': '+1',
  'name': '工作表现加分',
  'kind': 'bonus',
  'per': '1',
- 'max': '3',
+ 'maximum': '3',
  'criteria': '1.加分项:工作获得上级或市委、市政府表彰的,表彰一次加1分,同一项工作获得多次表彰的,按一次计算,累计加分最多3分,加分后总分不突破100分;\n'}
 
 _COHORT_MEMBER: Any = {'rank': 1,
@@ -110,8 +110,8 @@ _FACT_VOCABULARY: Any = {'items': [_FACT_DEFINITION,
             'name': '调整后全年预算总额',
             'unit': 'wan_yuan',
             'unit_label': '万元',
-            'min': '0',
-            'max': None,
+            'minimum': '0',
+            'maximum': None,
             'description': None}]}
 
 _KEY_CREATED: Any = {'id': '4a0ca2b7-2823-548e-aaaa-572bd2fd5b31',
@@ -707,5 +707,7 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'UnitPage': _UNIT_PAGE,
     'UnitUpdate': _UNIT_UPDATE,
     'ValidationReport': _VALIDATION_REPORT,
-    'Warning_': _WARNING,
+    'AssessmentWarning': _WARNING,
+    'IndicatorOverride': {'score': '2', 'reason': '调整事项经区政府批准'},
+    'FactValues': {'procurement_planned': '326.61', 'procurement_actual': '318.98'},
 }

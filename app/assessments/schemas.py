@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from app.api.enums import (
     AssessmentKind,
@@ -66,6 +67,14 @@ class NamedValue(BaseModel):
     value: str
 
 
+FactValues = TypeAliasType("FactValues", dict[str, Any])
+
+
+class IndicatorOverride(BaseModel):
+    score: str = Field(examples=["2"])
+    reason: str = Field(examples=["调整事项经区政府批准"])
+
+
 class IndicatorResult(BaseModel):
     code: str = Field(examples=["2.1.1"])
     name: str
@@ -80,11 +89,11 @@ class IndicatorResult(BaseModel):
     points_lost: str | None = None
     rule: str | None = None
     formula: str | None = None
-    inputs: dict[str, Any] | None = None
+    inputs: FactValues | None = Field(default=None, description="The facts the rule read, as submitted")
     values: list[NamedValue] | None = None
     deductions: list[Deduction] | None = Field(default=None, description="扣分事由 of the adopted score")
     computed_deductions: list[Deduction] | None = None
-    override: dict[str, str] | None = None
+    override: IndicatorOverride | None = Field(default=None, description="The evaluator's override of the computed score")
     missing_facts: list[str] | None = None
     missing_answers: list[str] | None = None
     messages: list[str] | None = None
@@ -92,7 +101,7 @@ class IndicatorResult(BaseModel):
     children: list[IndicatorResult] | None = None
 
 
-class Warning_(BaseModel):
+class AssessmentWarning(BaseModel):
     code: str = Field(examples=["total_clamped"])
     message: str
 
@@ -126,7 +135,7 @@ class AssessmentSummary(BaseModel):
     points_total: str
     base_total: str
     adjustments_total: str
-    warnings: list[Warning_]
+    warnings: list[AssessmentWarning]
     missing_facts: list[str]
     missing_answers: list[str]
     adjustments: list[AdjustmentResult]

@@ -62,8 +62,8 @@ class FactDef:
             "name": self.name,
             "unit": self.unit,
             "unit_label": UNITS[self.unit],
-            "min": None if self.unit == "boolean" else _plain(self.min),
-            "max": None if self.unit == "boolean" else _plain(self.max),
+            "minimum": None if self.unit == "boolean" else _plain(self.min),
+            "maximum": None if self.unit == "boolean" else _plain(self.max),
             "places": None if self.unit == "boolean" else self.places,
             "description": self.description,
         }

@@ -53,7 +53,7 @@ def detail(rs: Ruleset) -> dict[str, Any]:
         "grades": [{"grade": g.grade, "min": fmt(g.min)} for g in rs.grades],
         "content_hash": rs.content_hash, "builtin": service.is_builtin(rs),
         "indicators": [_node(i) for i in rs.indicators],
-        "adjustments": [{"code": a.code, "name": a.name, "kind": a.kind, "per": fmt(a.per), "max": fmt(a.max),
+        "adjustments": [{"code": a.code, "name": a.name, "kind": a.kind, "per": fmt(a.per), "maximum": fmt(a.max),
                          "criteria": a.criteria} for a in rs.adjustments],
     }
 

@@ -35,8 +35,8 @@ class AdjustmentItem(BaseModel):
     code: str
     name: str
     kind: str
-    per: str
-    max: str
+    per: str = Field(description="Points per event")
+    maximum: str = Field(description="At most this many points in all")
     criteria: str | None = None
 
 
@@ -80,8 +80,8 @@ class FactDefinition(BaseModel):
     name: str = Field(examples=["实际政府采购金额合计数"])
     unit: str = Field(examples=["wan_yuan"])
     unit_label: str = Field(examples=["万元"])
-    min: str | None = None
-    max: str | None = None
+    minimum: str | None = Field(default=None, description="The smallest value allowed (null for yes/no facts)")
+    maximum: str | None = Field(default=None, description="The largest value allowed (null for yes/no facts)")
     places: int | None = Field(default=None, description="Most decimal places a value may have (percent: in %)")
     description: str | None = None
 
