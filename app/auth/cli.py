@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import or_, select
@@ -59,23 +59,29 @@ def list_keys(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = No
             typer.echo(f"{tname:<20} {key.prefix:<12} {key.id}  {','.join(key.scopes):<24} {state:<8} {key.name}")
 
 
+def revoke_row(session: Session, model: Any, key: str, what: str) -> None:
+    """Revoke the key (an API key, an operator key) with this id or prefix; refused from the next
+    request on. Revoking twice changes nothing."""
+    import uuid
+
+    cond = model.prefix == key
+    try:
+        cond = or_(cond, model.id == uuid.UUID(key))
+    except ValueError:
+        pass
+    row = session.scalar(select(model).where(cond))
+    if row is None:
+        typer.echo(f"no {what} {key}", err=True)
+        raise typer.Exit(1)
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+    typer.echo(f"revoked {row.prefix} ({row.id})")
+
+
 @keys_app.command("revoke")
 def revoke(key: Annotated[str, typer.Argument(help="Key id or prefix")]) -> None:
     """Revoke a key; it is refused from the next request on."""
-    import uuid
-
     from app.db.models import ApiKey
 
     with _session() as session, session.begin():
-        cond = ApiKey.prefix == key
-        try:
-            cond = or_(cond, ApiKey.id == uuid.UUID(key))
-        except ValueError:
-            pass
-        row = session.scalar(select(ApiKey).where(cond))
-        if row is None:
-            typer.echo(f"no key {key}", err=True)
-            raise typer.Exit(1)
-        if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
-        typer.echo(f"revoked {row.prefix} ({row.id})")
+        revoke_row(session, ApiKey, key, "key")

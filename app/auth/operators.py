@@ -12,11 +12,10 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import OperatorKey
@@ -91,16 +90,7 @@ def list_command() -> None:
 @operators_app.command("revoke")
 def revoke_command(key: Annotated[str, typer.Argument(help="Key id or prefix")]) -> None:
     """Revoke an operator key; it is refused from the next request on."""
+    from app.auth.cli import revoke_row
+
     with _session() as session, session.begin():
-        cond = OperatorKey.prefix == key
-        try:
-            cond = or_(cond, OperatorKey.id == uuid.UUID(key))
-        except ValueError:
-            pass
-        row = session.scalar(select(OperatorKey).where(cond))
-        if row is None:
-            typer.echo(f"no operator key {key}", err=True)
-            raise typer.Exit(1)
-        if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
-        typer.echo(f"revoked {row.prefix} ({row.id})")
+        revoke_row(session, OperatorKey, key, "operator key")
