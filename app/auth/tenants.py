@@ -130,7 +130,7 @@ def list_tenants(operator: OperatorDep, session: SessionDep) -> dict[str, Any]:
     return {"items": [_detail(r) for r in rows]}
 
 
-@router.get("/v1/tenants/{tenant_id}", operation_id="getTenantDetail", summary="Get a tenant (operator)",
+@router.get("/v1/tenants/{tenant_id:uuid}", operation_id="getTenantDetail", summary="Get a tenant (operator)",
             response_model=TenantDetail, responses=responses(404))
 def get_tenant_detail(tenant_id: TenantPath, operator: OperatorDep, session: SessionDep) -> dict[str, Any]:
     """The tenant and whether it is suspended."""
