@@ -173,13 +173,25 @@ class _OrjsonRequest(Request):
         return self._json
 
 
+_WITH_BODY = {"POST", "PUT", "PATCH"}
+
+
 class Route(APIRoute):
     """The route class of every router: JSON request bodies parsed by :func:`load_json`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # FastAPI reads and parses a body before it runs the route's dependencies: a key without
+        # the route's scope would get 422 for a malformed body instead of 403. The authorization
+        # dependencies (app.auth.deps.require, app.auth.tenants.operator_key) carry a check of
+        # their own that runs first, for the methods that have a body.
+        checks = [check for d in self.dependant.dependencies
+                  if (check := getattr(d.call, "before_body", None)) is not None]
 
         async def route_handler(request: Request) -> Response:
+            if checks and request.method in _WITH_BODY:
+                for check in checks:
+                    await check(request)
             try:
                 return await handler(_OrjsonRequest(request.scope, request.receive))
             except HTTPException as exc:

@@ -195,8 +195,8 @@ _KEY_INVALID = "the API key is not valid (unknown, expired or revoked)"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="jixiao"'}
 
 
-def _admit(session: Session, request: Request, principal: Principal | None, scopes: tuple[str, ...]) -> Principal:
-    request.state.principal = principal
+def _refuse(principal: Principal | None, scopes: tuple[str, ...]) -> Principal:
+    """The principal, when it may make a call that needs ``scopes``; else 401 or 403."""
     if principal is None:
         raise Unauthorized(_KEY_INVALID, headers=_CHALLENGE)
     if principal.suspended is not None:
@@ -204,6 +204,13 @@ def _admit(session: Session, request: Request, principal: Principal | None, scop
     for scope in scopes:
         if scope not in principal.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")
+    return principal
+
+
+def _admit(session: Session, request: Request, principal: Principal | None, scopes: tuple[str, ...]) -> Principal:
+    request.state.principal = principal
+    _refuse(principal, scopes)
+    assert principal is not None
     session.info["principal"] = principal
     scoping.set_tenant(session, principal.tenant_id)  # row-level security (migration 0009)
     return principal
@@ -230,8 +237,26 @@ def require(scope: str) -> Callable[..., Any]:
             await run_in_threadpool(idempotency.guard, session, request, raw)
         return admitted
 
+    async def before_body(request: Request) -> None:
+        """401/403 before FastAPI reads and parses the body (app.api.deps.Route): the key is verified
+        in a session of its own, and the route's dependency above uses that principal."""
+        key = bearer_key(request)
+        if key is None:
+            raise Unauthorized(_KEY_REQUIRED, headers=_CHALLENGE)
+        principal = await run_in_threadpool(_verify_alone, key)
+        request.state.principal = principal
+        _refuse(principal, (scope,))
+
     check.__name__ = f"require_{scope}"
+    check.before_body = before_body  # type: ignore[attr-defined]
     return check
+
+
+def _verify_alone(key: str) -> Principal | None:
+    from app.db.session import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        return verify(session, key)
 
 
 def require_in_route(*scopes: str) -> Any:

@@ -33,7 +33,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=request_body(
         {"name": "智慧财政平台 生产", "scopes": ["read", "submit", "assess"]}))
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[Scope] = Field(min_length=1)
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
     expires_at: datetime | None = Field(default=None, description="Optional expiry (with time zone)")
 
 
@@ -63,7 +63,8 @@ class EngagementCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=request_schema)
     firm_tenant_id: uuid.UUID = Field(description="The audit firm's tenant (it reads it from GET /v1/tenant)")
     unit_id: uuid.UUID
-    fiscal_years: list[int] = Field(min_length=1, description="Years the firm may read and assess")
+    fiscal_years: list[Annotated[int, Field(ge=1990, le=2100)]] = Field(
+        min_length=1, max_length=50, description="Years the firm may read and assess")
 
 
 class EngagementOut(BaseModel):

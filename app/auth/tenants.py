@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.api import request_id
 from app.api.deps import Route, SessionDep
@@ -33,23 +34,40 @@ router = APIRouter(route_class=Route, tags=["operator"])
 TenantPath = Annotated[uuid.UUID, Path(description="Tenant id")]
 
 
-async def operator_key(request: Request, session: SessionDep,
-                       _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> operators.Operator:
-    """The route needs an operator key (401 without a valid one; 403 for a tenant's key)."""
-    from starlette.concurrency import run_in_threadpool
-
-    presented = bearer_key(request)
+def _operator(session: Session, presented: str | None) -> operators.Operator:
+    """The operator of the presented key: 401 without a valid one, 403 for a tenant's key."""
     if presented is None:
         raise Unauthorized("an operator key is required: Authorization: Bearer jxop_…", headers=_CHALLENGE)
     if not operators.is_operator_key(presented):
-        if await run_in_threadpool(keys.verify, session, presented) is None:
+        if keys.verify(session, presented) is None:
             raise Unauthorized("the key is not valid (unknown, expired or revoked)", headers=_CHALLENGE)
         raise Forbidden("managing tenants needs an operator key (jixiao operators create), not a tenant's key")
-    found = await run_in_threadpool(operators.verify, session, presented)
+    found = operators.verify(session, presented)
     if found is None:
         raise Unauthorized("the operator key is not valid (unknown or revoked)", headers=_CHALLENGE)
+    return found
+
+
+async def operator_key(request: Request, session: SessionDep,
+                       _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None) -> operators.Operator:
+    """The route needs an operator key (401 without a valid one; 403 for a tenant's key)."""
+    found = await run_in_threadpool(_operator, session, bearer_key(request))
     session.info["operator"] = found
     return found
+
+
+async def _operator_before_body(request: Request) -> None:
+    """The same refusals before the body is read (app.api.deps.Route), in a session of its own."""
+    from app.db.session import get_sessionmaker
+
+    def check() -> None:
+        with get_sessionmaker()() as session:
+            _operator(session, bearer_key(request))
+
+    await run_in_threadpool(check)
+
+
+operator_key.before_body = _operator_before_body  # type: ignore[attr-defined]
 
 
 OperatorDep = Annotated[operators.Operator, Depends(operator_key)]

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
@@ -247,7 +248,12 @@ class Engagement(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_engagements_firm_unit", "firm_tenant_id", "unit_id"),)
+    __table_args__ = (
+        Index("ix_engagements_firm_unit", "firm_tenant_id", "unit_id"),
+        # one active grant per owner, firm, unit and set of years (two concurrent identical grants: 409)
+        Index("uq_engagements_active_grant", "owner_tenant_id", "firm_tenant_id", "unit_id", "fiscal_years",
+              unique=True, postgresql_where=text("revoked_at IS NULL")),
+    )
 
 
 class AuditEntry(Base):

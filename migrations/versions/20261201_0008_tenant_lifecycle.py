@@ -6,6 +6,9 @@ lists, suspends and reactivates tenants and makes a tenant's first admin key thr
 operator key belongs to no tenant and reads no tenant's data: it manages tenants only. Like an
 API key it is random, shown once and stored as a SHA-256 hash only.
 
+An identical active engagement (owner, firm, unit, years) cannot exist twice: a partial unique
+index backs the route's check, so two concurrent identical grants give one row and a 409.
+
 A suspended tenant's keys are refused with 403 and the reason (``suspended_reason``), until the
 tenant is reactivated; nothing of its data is changed.
 
@@ -39,9 +42,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_operator_keys')),
         sa.UniqueConstraint('prefix', name=op.f('uq_operator_keys_prefix')),
     )
+    op.create_index('uq_engagements_active_grant', 'engagements',
+                    ['owner_tenant_id', 'firm_tenant_id', 'unit_id', 'fiscal_years'], unique=True,
+                    postgresql_where=sa.text('revoked_at IS NULL'))
 
 
 def downgrade() -> None:
+    op.drop_index('uq_engagements_active_grant', table_name='engagements')
     op.drop_table('operator_keys')
     op.drop_column('tenants', 'suspended_reason')
     op.drop_column('tenants', 'suspended_at')

@@ -112,3 +112,21 @@ def test_finding7_refusals_of_a_revoked_or_wrong_key_are_in_its_tenants_log(clie
     _, other = make_key("tenant-b", ["read", "admin"])
     with TestClient(client.app, headers={"Authorization": f"Bearer {other}"}) as c:
         assert c.get("/v1/audit-log", params={"refused": True}).json()["items"] == []
+
+
+@pytest.mark.parametrize(("method", "path"), CHANGES)
+def test_a_key_without_the_scope_gets_403_before_its_body_is_parsed(method, path, client, anonymous):
+    unit = create_unit(client)
+    url = path.replace("{unit}", unit["id"])
+    _, reader = make_key("tenant-a", ["read"])
+    r = anonymous.request(method, url, content=BAD_JSON,
+                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {reader}"})
+    assert r.status_code == 403, (method, url, r.status_code, r.text[:200])
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_tenant_key_on_the_operators_routes_gets_403_before_its_body_is_parsed(anonymous):
+    _, admin = make_key("tenant-a", ["read", "submit", "assess", "admin"])
+    r = anonymous.post("/v1/tenants", content=BAD_JSON,
+                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {admin}"})
+    assert r.status_code == 403

@@ -41,3 +41,35 @@ def test_an_identical_active_engagement_is_not_created_twice(client, db_engine):
     assert client.post("/v1/engagements", json=body).status_code == 201
     with db_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Engagement)).scalar_one() == 3
+
+
+def test_concurrent_identical_engagements_make_one_row(client, db_engine):
+    """The route's check and a partial unique index: two identical grants at once, one row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from app.db.models import Engagement
+
+    unit = create_unit(client)
+    firm_id, _ = make_key("audit-firm", ["read"])
+    body = {"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]}
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(r.status_code for r in pool.map(lambda _: client.post("/v1/engagements", json=body), range(4)))
+    assert codes == [201, 409, 409, 409]
+    with db_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Engagement)).scalar_one() == 1
+
+
+def test_engagement_years_and_key_scopes_are_bounded(client):
+    unit = create_unit(client)
+    firm_id, _ = make_key("audit-firm", ["read"])
+    r = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"],
+                                             "fiscal_years": list(range(1990, 2100))})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/fiscal_years"
+    r = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [99999]})
+    assert r.status_code == 422
+    r = client.post("/v1/keys", json={"name": "k", "scopes": ["read"] * 100})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/scopes"
