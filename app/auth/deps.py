@@ -136,14 +136,14 @@ _RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"), ("/v1/units", "
               ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"))
 
 
-def describe(route: str, path_params: dict[str, Any], state: Any) -> tuple[str | None, str | None, str | None]:
+def describe(route: str, path_params: dict[str, Any],
+             state: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(resource type, resource id, unit id) of a call, for the audit log's filters: the record a
     route created (``state.created_id``) or addressed by its path, and the unit it concerns
     (a path's ``unit_id``, or ``state.audit_unit_id`` set by a route that knows it)."""
     kind = next((name for prefix, name in _RESOURCES if route.startswith(prefix)), None)
-    created = getattr(state, "created_id", None) if not isinstance(state, dict) else state.get("created_id")
-    unit = path_params.get("unit_id") or (getattr(state, "audit_unit_id", None) if not isinstance(state, dict)
-                                          else state.get("audit_unit_id"))
+    created = state.get("created_id")
+    unit = path_params.get("unit_id") or state.get("audit_unit_id")
     ident: Any = created
     if ident is None:
         by_kind = {"unit": "unit_id", "key": "key_id", "engagement": "engagement_id", "assessment": "assessment_id"}
@@ -166,7 +166,7 @@ def audit_params(session: Session, request: Request) -> dict[str, Any]:
         ids["created"] = str(created)
     path: str = scope["path"]
     template = getattr(route, "path", None) or path
-    kind, ident, unit = describe(template, path_params, request.state)
+    kind, ident, unit = describe(template, path_params, scope.get("state", {}))  # request.state's own dict
     return {"audit_tenant": principal.tenant_id, "audit_key": principal.key_id, "audit_method": scope["method"],
             "audit_route": template[:200], "audit_path": path[:500],
             "audit_ids": sql.dumps(ids), "audit_status": int(status), "audit_request_id": request_id.current(),
