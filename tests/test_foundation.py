@@ -212,8 +212,9 @@ def test_database_outage_gives_503_and_recovers_without_restart(tmp_path_factory
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        status, _, _ = _wait(f"{base}/readyz", 200, 30)
-        assert status == 200
+        # the start-up itself is not under test: allow for a machine loaded by other work
+        status, _, _ = _wait(f"{base}/readyz", 200, 120)
+        assert status == 200, f"the service did not start (exit code {proc.poll()})"
         stop(data_dir)
         status, elapsed, resp = _wait(f"{base}/readyz", 503, 15)
         assert status == 503, "readyz did not turn 503 after the database stopped"
