@@ -39,7 +39,8 @@ def test_an_assessments_job_is_done_in_chunks_and_answers_every_item(client, db_
     assert done["state"] == "succeeded", done
     assert done["items"] == {"total": 5, "stored": 3, "refused": 2}
     assert done["progress"] == "100.0%"
-    assert done["started_at"] and done["finished_at"]
+    assert done["started_at"]
+    assert done["finished_at"]
     results = _all_items(client, job["id"])
     assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
     assert [r["status"] for r in results] == [201, 201, 201, 422, 422]
