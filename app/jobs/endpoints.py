@@ -34,11 +34,9 @@ NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq")
 
 
 def _request_body() -> dict[str, Any]:
+    # NDJSON is described in the operation's text only: client generators refuse the media type
     return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
-        "application/x-ndjson": {"schema": {"type": "string", "description": (
-            "An `assessments` job's items, one BatchItem (JSON) a line; blank lines are skipped")}},
-    }}}
+        "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}}}}}
 
 
 def _rescore_params(body: JobCreate) -> dict[str, Any]:
@@ -64,7 +62,8 @@ _RESCORE_ONLY = ("ruleset", "fiscal_year", "region", "parent_id", "assessment_ki
 def create_job(raw: RawBody, session: SessionDep, request: Request) -> FastJSONResponse:
     """Answered at once (202, `Location` of the job); workers do the work in chunks. `assessments`:
     each item as in POST /v1/assessments:batch (the `submit` and `assess` scopes), in the body's `items`
-    or as NDJSON. `rescore`: every unit of the caller's cohort (region, parent unit) scored from its
+    or as NDJSON (`Content-Type: application/x-ndjson`: one BatchItem a line, blank lines skipped;
+    for large jobs: nothing is parsed before the job is stored). `rescore`: every unit of the caller's cohort (region, parent unit) scored from its
     current submission for the fiscal year under the ruleset (`assess`); a unit without one is refused
     as its item. Follow the job with GET /v1/jobs/{id}; its items' outcomes are in /v1/jobs/{id}/items."""
     principal = authorize(session, request)
@@ -95,7 +94,8 @@ def create_job(raw: RawBody, session: SessionDep, request: Request) -> FastJSONR
             params = _rescore_params(body)
             assert body.ruleset is not None
             assert body.fiscal_year is not None
-            rulesets.resolve(session, body.ruleset, body.fiscal_year)  # 404/422 now, not in every item
+            # 404/422 now, not in every item; the version is pinned when the job is made (NAME@VERSION)
+            params["ruleset"] = rulesets.resolve(session, body.ruleset, body.fiscal_year).ref
             lines = service.cohort_units(session, body.fiscal_year, body.region, body.parent_id)
             if not lines:
                 raise BadRequest("the cohort has no units", errors=[
