@@ -258,16 +258,15 @@ def start_chunk(job_id: uuid.UUID, tenant_id: uuid.UUID, chunk: int) -> bool:
 def run_chunk(job_id: uuid.UUID, tenant_id: uuid.UUID, chunk: int) -> str:
     """A chunk's work, in one transaction (see the module's docstring); what happened, for the log."""
     with _transaction(tenant_id) as session:
-        job = sql.first(session, _JOB, (job_id,))
-        if job is None:
-            return "no such job"
-        kind, state, key_id, params, request_id, _ = job
         found = sql.first(session, _CHUNK, (job_id, chunk))  # locked until COMMIT: one run at a time
         if found is None:
             return "no such chunk"
         first, stored_items, done_at = found
         if done_at is not None:
             return "already done"
+        job = sql.first(session, _JOB, (job_id,))  # read once the chunk is ours: a cancellation meanwhile counts
+        assert job is not None
+        kind, state, key_id, params, request_id, _ = job
         if state in FINISHED:
             return f"job {state}"
         # the job's key, as its requests: app.assessments.service reads the tenant from it
@@ -367,6 +366,8 @@ def _rescore(session: Session, lines: list[bytes], first: int, params: dict[str,
         try:
             row = assessments.create(session, body, commit=False)
         except ProblemError as exc:
+            if exc.status >= 500:  # the database, not the unit: the chunk fails whole and is retried
+                raise
             result.update(status=exc.status, problem=assessments.item_problem(exc, index))
         else:
             total = _total(row.breakdown)
