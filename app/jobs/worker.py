@@ -17,7 +17,6 @@ import asyncio
 import logging
 from typing import Any
 
-from app.jobs import queue
 from app.settings import get_settings
 
 log = logging.getLogger("jixiao.jobs.worker")
@@ -25,6 +24,8 @@ log = logging.getLogger("jixiao.jobs.worker")
 
 async def retry_stalled() -> int:
     """Queue again the tasks of workers without a recent heartbeat; how many."""
+    from app.jobs import queue
+
     settings = get_settings()
     manager = queue.app.job_manager
     await manager.prune_stalled_workers(settings.jobs_stalled_seconds)
@@ -57,6 +58,8 @@ def _options(in_process: bool) -> dict[str, Any]:
 
 async def run_async(*, in_process: bool = False, wait: bool = True) -> None:
     """Run a worker until it is stopped (cancelled, or SIGINT/SIGTERM for a process of its own)."""
+    from app.jobs import queue  # procrastinate: imported by the processes that use it (~0.4 s)
+
     async with queue.app.open_async():
         watcher = asyncio.create_task(_watch_stalled(), name="jixiao-stalled-tasks")
         try:
