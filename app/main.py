@@ -30,6 +30,9 @@ from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
 from app.auth.tenants import router as tenants_router
 from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
+from app.jobs import worker as jobs_worker
+from app.jobs.endpoints import router as jobs_router
+from app.jobs.schemas import JobCreate
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
@@ -62,6 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
     workers.warm()  # worker processes start in the background (if not already running)
     purging = asyncio.create_task(_purge_idempotency()) if get_settings().idempotency_purge_minutes else None
+    queue_worker = jobs_worker.start_in_process()  # JIXIAO_JOBS_WORKER_IN_PROCESS (app.jobs.worker)
     if not gc.get_freeze_count():
         # Everything loaded so far (modules, rulesets, the app) lives as long as the process: out
         # of the cyclic collector's sight, a full collection under load scans ~15k objects, not
@@ -71,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if purging is not None:
         purging.cancel()
+    await jobs_worker.stop_in_process(queue_worker)
     if not get_settings().workers_outlive_app:
         workers.shutdown()  # in order, not by signal: no worker left behind, nothing for the resource tracker
 
@@ -114,6 +119,7 @@ def create_app() -> FastAPI:
     app.include_router(submissions_router)
     app.include_router(assessments_router)
     app.include_router(reports_router)
+    app.include_router(jobs_router)
     app.include_router(access_router)
     app.include_router(tenants_router)
 
@@ -163,7 +169,7 @@ def create_app() -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         # Models the routes validate themselves (bodies read raw, items validated one by one).
-        for model in (BatchItem, AssessmentCreate, BatchRequest):
+        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(name, sub)

@@ -19,7 +19,10 @@ Scope = TypeAliasType("Scope", Literal["read", "submit", "assess", "admin"])
 BreakdownView = TypeAliasType("BreakdownView", Literal["tree", "flat"])
 Judgments = TypeAliasType("Judgments", Literal["submission", "assessment"])
 AuditResource = TypeAliasType(
-    "AuditResource", Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset", "tenant"])
+    "AuditResource",
+    Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset", "tenant", "job"])
+JobKind = TypeAliasType("JobKind", Literal["assessments", "rescore"])
+JobState = TypeAliasType("JobState", Literal["queued", "running", "succeeded", "failed", "cancelled"])
 AuditOutcome = TypeAliasType("AuditOutcome", Literal["succeeded", "refused", "failed"])
 
 

@@ -20,8 +20,9 @@ DOC = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 OPERATIONS = sorted((path, method, op) for path, item in DOC["paths"].items() for method, op in item.items()
                     if path not in PUBLIC)
-TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id"}
-TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys")
+TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id", "job_id"}
+TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys",
+          "jobs", "job_chunks", "job_items", "procrastinate_jobs")
 
 
 def test_every_operation_documents_401_403_and_bearer_security():
@@ -50,7 +51,9 @@ def world(client, db_engine):  # type: ignore[no-untyped-def]
     key = client.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).json()
     firm_id, _ = make_key("firm-x", ["read"])
     eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]}).json()
-    return {"unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
+    job = client.post("/v1/jobs", json={"kind": "rescore", "ruleset": "shenzhen-yantian", "fiscal_year": 2023,
+                                        "evaluator": "测试"}).json()
+    return {"job_id": job["id"], "unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
             "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian",
             "tenant_id": client.get("/v1/tenant").json()["id"]}
 
