@@ -24,17 +24,17 @@ import multiprocessing
 import os
 import pickle
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from app.db.packed import pack_json
 from app.engine.errors import InvalidInput
-from app.engine.ruleset import Ruleset, load_ruleset_text
 from app.engine.facts import Vocabulary
+from app.engine.ruleset import Ruleset, load_ruleset_text
 from app.engine.scoring import INCOMPLETE, Assessment, prepare, score, to_dict
 
 log = logging.getLogger("jixiao.batch")

@@ -174,7 +174,7 @@ def _reads(rule: Any) -> Iterator[_Read]:
             continue
         if n == mean:
             yield _Read(n, "cohort_mean", True, rule.formula_text)
-        elif n in vacuous and (formula is None or n not in formula.names):
+        elif nothing is not None and n in vacuous and (formula is None or n not in formula.names):
             yield _Read(n, "nothing_to_count", True, nothing.when.text)
         else:
             yield _Read(n, "count" if kind == "deduction" else "formula", True, rule.formula_text)

@@ -100,7 +100,8 @@ def check_answers(session: Session, year: int, ruleset: str | None, facts: dict[
     """With ``ruleset``: refuse (422) answers and overrides that do not fit it, with the facts' own problems,
     each by JSON pointer (app.rulesets.requirements: the ruleset's submission.schema.json). Without: the
     warnings of what would not fit the rulesets covering the year."""
-    from app.rulesets import requirements, service as rulesets
+    from app.rulesets import requirements
+    from app.rulesets import service as rulesets
 
     vocab = vocabulary()
     if ruleset is None:

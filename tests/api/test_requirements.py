@@ -87,7 +87,8 @@ def test_a_form_filler_using_only_the_requirements_scores_complete(client, ref):
     assert dry.status_code == 200, dry.text
     result = dry.json()
     assert result["status"] == "complete", (result["missing_facts"], result["missing_answers"])
-    assert result["missing_facts"] == [] and result["missing_answers"] == []
+    assert result["missing_facts"] == []
+    assert result["missing_answers"] == []
     assert result["grade"] is not None
     # the checked PUT takes it too
     unit = create_unit(client)
@@ -108,7 +109,8 @@ def test_requirements_list_every_fact_and_answer_the_ruleset_reads(client, ref):
     for f in body["facts"]:
         assert f["read_by"], f
         assert f["required"] == bool(f["required_by"])
-        assert f["name"] and f["unit_label"]
+        assert f["name"]
+        assert f["unit_label"]
     for a in body["answers"]:
         leaf = rs.by_code.get(a["indicator_code"])
         assert leaf is not None or any(adj.code == a["address"] for adj in rs.adjustments)
@@ -117,7 +119,8 @@ def test_requirements_list_every_fact_and_answer_the_ruleset_reads(client, ref):
             assert a["item"]["key"] == a["address"].rsplit("/", 1)[1]
     computed = {c["code"] for c in body["computed"]}
     answered = {a["indicator_code"] for a in body["answers"] if a["needed"] in ("always", "unless_zero_if")}
-    assert computed and not computed & answered
+    assert computed
+    assert not computed & answered
     # ETag and If-None-Match, like the other ruleset GETs
     assert r.headers["etag"].startswith('"')
     again = client.get(f"{_path(ref)}/requirements", headers={"If-None-Match": r.headers["etag"]})
@@ -128,7 +131,8 @@ def test_requirements_of_shenzhen_yantian_name_the_procurement_parts_and_reasons
     body = client.get("/v1/rulesets/shenzhen-yantian/2023/requirements").json()
     facts = {f["key"]: f for f in body["facts"]}
     planned = facts["procurement_planned"]
-    assert planned["unit"] == "wan_yuan" and planned["unit_label"] == "万元"
+    assert planned["unit"] == "wan_yuan"
+    assert planned["unit_label"] == "万元"
     assert set(planned["json_type"]) == {"string", "number"}
     assert any(r["code"] == "2.1.1" and r["formula"] for r in planned["read_by"])
     answers = {a["address"]: a for a in body["answers"]}
@@ -304,7 +308,9 @@ def test_dry_run_reports_missing_items_and_refuses_bad_input_like_an_assessment(
     before = _counts(db_engine)
     r = client.post("/v1/rulesets/shenzhen-yantian/2023:score", json={"facts": {}})
     assert r.status_code == 200
-    assert r.json()["status"] == "incomplete" and r.json()["missing_facts"] and r.json()["missing_answers"]
+    assert r.json()["status"] == "incomplete"
+    assert r.json()["missing_facts"]
+    assert r.json()["missing_answers"]
     strict = client.post("/v1/rulesets/shenzhen-yantian/2023:score", json={"strict": True})
     assert strict.status_code == 422
     assert any(e["pointer"].startswith("/facts/") for e in strict.json()["errors"])
