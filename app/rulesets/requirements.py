@@ -373,18 +373,23 @@ _TEXTS: dict[str, Any] = {"type": "array", "maxItems": FINDINGS_MAX,
 
 
 def _score(maximum: Decimal) -> dict[str, Any]:
+    said = (f"a score is a number from 0 to {_n(maximum)} with at most {SCORE_PLACES} decimal places "
+            "(a JSON number or its text)")
     return {
-        "description": f"a score from 0 to {_n(maximum)} (at most {SCORE_PLACES} decimal places), "
-                       "as a JSON number or as text",
+        "description": said,
         "if": {"type": "string"},
-        "then": {"maxLength": SCORE_TEXT_MAX, "pattern": f"^{decimal_le(maximum, SCORE_PLACES)}$"},
-        "else": {"type": "number", "minimum": 0, "maximum": _json_number(maximum)},
+        "then": {"maxLength": SCORE_TEXT_MAX, "pattern": f"^{decimal_le(maximum, SCORE_PLACES)}$", "description": said},
+        "else": {"type": "number", "minimum": 0, "maximum": _json_number(maximum), "description": said},
     }
 
 
-def _full(points: Decimal) -> dict[str, Any]:
-    return {"if": {"type": "string"}, "then": {"pattern": f"^{decimal_eq(points)}$"},
-            "else": {"const": _json_number(points)}}
+def _full(points: Decimal, said: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"if": {"type": "string"}, "then": {"pattern": f"^{decimal_eq(points)}$"},
+                           "else": {"const": _json_number(points)}}
+    if said:
+        for key in ("then", "else"):
+            out[key]["description"] = said
+    return out
 
 
 def _answer_schema(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -408,17 +413,19 @@ def _answer_schema(entry: Mapping[str, Any]) -> dict[str, Any]:
     obj: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if kind == "judgment":
         obj["if"] = {"required": ["score"], "properties": {"score": {"not": _full(points)}}}
-        obj["then"] = {"required": ["reason"], "properties": {"reason": _GIVEN_REASON}}
+        obj["then"] = {"required": ["reason"], "properties": {"reason": _GIVEN_REASON},
+                       "description": f"a score below the full {_n(points)} points needs a reason (扣分事由)"}
     if kind == "findings":
         obj["required"] = ["findings"]
+        obj["description"] = "the problems found: {findings: [...]} (an empty list when there are none)"
     if kind == "item":
         bare: dict[str, Any] = {"if": {"type": "boolean"}, "then": True, "else": _score(points)}
     elif kind == "judgment":
-        bare = {"type": ["number", "string"], **_full(points),
-                "description": f"a bare score is the full {_n(points)} points; a lower score is "
-                               "{score, reason} with its 扣分事由"}
+        said = (f"a bare score is the full {_n(points)} points; a lower score is {{score, reason}} with its "
+                "扣分事由")
+        bare = {"type": ["number", "string"], **_full(points, said), "description": said}
     else:
-        bare = {"type": "object"}
+        bare = {"type": "object", "description": f"this answer is an object with {', '.join(sorted(keys))}"}
     return {
         "title": f"{entry['indicator_code']} {entry['indicator_name']}",
         "description": f"{kind}: {entry['needed_when']}",
@@ -451,6 +458,7 @@ def _fact_schema(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _override_schema(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {"title": f"{entry['code']} {entry['name']}", "type": "object", "required": ["score", "reason"],
+            "description": "an override is {score, reason}, both required",
             "properties": {"score": _score(Decimal(entry["maximum"])), "reason": _GIVEN_REASON},
             "additionalProperties": False}
 
@@ -541,9 +549,14 @@ def _escape(token: Any) -> str:
 
 
 def _message(e: ValidationError) -> str:
+    """The schema's own words for the failed keyword (the raw message names a long pattern)."""
     described = e.schema.get("description") if isinstance(e.schema, dict) else None
-    text = e.message if len(e.message) <= 300 else e.message[:297] + "…"
-    return f"{described}: {text}" if described else text
+    if described:
+        if e.validator == "required":
+            return str(described)
+        got = orjson.dumps(e.instance, default=str).decode()
+        return f"{described}; got {got if len(got) <= 60 else got[:57] + '…'}"
+    return e.message if len(e.message) <= 300 else e.message[:297] + "…"
 
 
 def _problems(e: ValidationError) -> Iterator[Problem]:
