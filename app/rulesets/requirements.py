@@ -554,9 +554,13 @@ def _message(e: ValidationError) -> str:
     if described:
         if e.validator == "required":
             return str(described)
-        got = orjson.dumps(e.instance, default=str).decode()
+        try:
+            got = orjson.dumps(e.instance, default=str).decode()
+        except TypeError:  # an integer beyond 64 bits
+            got = repr(e.instance)
         return f"{described}; got {got if len(got) <= 60 else got[:57] + '…'}"
-    return e.message if len(e.message) <= 300 else e.message[:297] + "…"
+    message = str(e.message)
+    return message if len(message) <= 300 else message[:297] + "…"
 
 
 def _problems(e: ValidationError) -> Iterator[Problem]:
