@@ -111,8 +111,18 @@ class FactReader(BaseModel):
     formula: str | None = Field(default=None, description="The formula or condition that reads it")
 
 
-class FactRequirement(FactDefinition):
-    """A fact the ruleset reads, as a client writes it."""
+class FactRequirement(BaseModel):
+    """A fact the ruleset reads, as a client writes it: its entry in the vocabulary (GET /v1/facts; any
+    further field the vocabulary gives is passed through) with what this ruleset does with it."""
+
+    key: str = Field(examples=["procurement_actual"])
+    name: str = Field(examples=["实际政府采购金额合计数"], description="中文名称")
+    unit: str = Field(examples=["wan_yuan"], description="wan_yuan (万元), percent, count or boolean (yes/no)")
+    unit_label: str = Field(examples=["万元"])
+    minimum: str | None = Field(default=None, description="The smallest value allowed (null for yes/no facts)")
+    maximum: str | None = Field(default=None, description="The largest value allowed (null for yes/no facts)")
+    places: int | None = Field(default=None, description="Most decimal places a value may have (percent: in %)")
+    description: str | None = None
 
     json_type: list[str] = Field(description="JSON types a value may have (null: not known, the same as leaving it out)",
                                  examples=[["string", "number"]])
