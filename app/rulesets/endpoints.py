@@ -100,7 +100,7 @@ def get_requirements(name: NamePath, version: VersionPath, session: SessionDep) 
     indicators computed from facts only, and those that may be overridden."""
     rs = service.get(session, name, version)
     c = requirements.contract(rs, service.vocabulary())
-    return Response(c.description_json, media_type="application/json", headers={"ETag": c.etag})
+    return Response(c.description_json, media_type="application/json", headers={"ETag": c.description_etag})
 
 
 @router.get("/v1/rulesets/{name}/{version}/submission.schema.json", dependencies=[READ],
@@ -112,7 +112,7 @@ def get_submission_schema(name: NamePath, version: VersionPath, session: Session
     validates with this very schema and refuses what it refuses, with the same JSON pointers."""
     rs = service.get(session, name, version)
     c = requirements.contract(rs, service.vocabulary())
-    return Response(c.schema_json, media_type="application/schema+json", headers={"ETag": c.etag})
+    return Response(c.schema_json, media_type="application/schema+json", headers={"ETag": c.schema_etag})
 
 
 @router.post("/v1/rulesets/{name}/{version}:score", dependencies=[READ], operation_id="scoreDryRun",

@@ -31,8 +31,6 @@ from app.engine.facts import DEFAULT_PLACES, UNITS, FactDef, Vocabulary
 from app.engine.rules import fmt
 from app.engine.ruleset import Indicator, Ruleset
 
-#: Bumped whenever the description's shape changes (it is part of the ETag).
-FORMAT = "1"
 #: Decimal places an answer's score may carry (app.api.limits.Score).
 SCORE_PLACES = 6
 
@@ -167,16 +165,17 @@ def _reads(rule: Any) -> Iterator[_Read]:
         return
     mean = getattr(rule, "mean", None)
     formula = getattr(rule, "formula", None)
+    in_formula = set(formula.names) if formula is not None else set()
     nothing = getattr(rule, "nothing_to_count", None)
     vacuous = set(nothing.when.names) if nothing is not None else set()
     for n in getattr(rule, "names", ()):
-        if n in seen:
-            continue
         if n == mean:
             yield _Read(n, "cohort_mean", True, rule.formula_text)
-        elif nothing is not None and n in vacuous and (formula is None or n not in formula.names):
+        elif n in in_formula:
+            yield _Read(n, "formula", True, rule.formula_text)
+        elif nothing is not None and n in vacuous:
             yield _Read(n, "nothing_to_count", True, nothing.when.text)
-        else:
+        elif n not in seen:  # a deduction's counts, the quarters of a quarterly rule
             yield _Read(n, "count" if kind == "deduction" else "formula", True, rule.formula_text)
 
 
@@ -504,19 +503,20 @@ class Contract:
     description: dict[str, Any]
     schema: dict[str, Any]
     validator: Draft202012Validator
-    etag: str
-    #: the two documents as answered (JSON bytes)
+    #: the two documents as answered (JSON bytes), and their strong ETags (digests of those bytes: a
+    #: new vocabulary or a new version of this module changes them, the ruleset's hash alone would not)
     description_json: bytes
     schema_json: bytes
+    description_etag: str
+    schema_etag: str
 
 
 _cache: dict[str, Contract] = {}
 _lock = threading.Lock()
 
 
-def _vocabulary_digest(vocab: Vocabulary) -> str:
-    doc = orjson.dumps([f.as_dict() for _, f in sorted(vocab.facts.items())], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(doc).hexdigest()
+def _etag(document: bytes) -> str:
+    return '"' + hashlib.sha256(document).hexdigest()[:32] + '"'
 
 
 def contract(rs: Ruleset, vocab: Vocabulary) -> Contract:
@@ -527,9 +527,9 @@ def contract(rs: Ruleset, vocab: Vocabulary) -> Contract:
     description = _describe(rs, vocab)
     schema = _schema(description, vocab)
     # (the meta-schema check, Draft202012Validator.check_schema, takes seconds: tests/api/test_requirements.py runs it)
-    tag = hashlib.sha256(f"{rs.content_hash}|{_vocabulary_digest(vocab)}|{FORMAT}".encode()).hexdigest()[:32]
-    made = Contract(description, schema, Draft202012Validator(schema), f'"{tag}"',
-                    orjson.dumps(description), orjson.dumps(schema))
+    description_json, schema_json = orjson.dumps(description), orjson.dumps(schema)
+    made = Contract(description, schema, Draft202012Validator(schema), description_json, schema_json,
+                    _etag(description_json), _etag(schema_json))
     with _lock:
         if len(_cache) >= 256:
             _cache.clear()
