@@ -22,7 +22,7 @@ from app.engine.facts import Vocabulary
 from app.engine.project import load_project_ruleset_text
 from app.engine.project_format import is_project_ruleset_text
 from app.engine.ruleset import RulesetRegistry, load_file, load_ruleset_text
-from app.engine.scoring import flatten, prepare, score, to_dict
+from app.engine.scoring import flatten, to_dict
 from app.engine.submission import SubmissionFileError, load_submission_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="jixiao: 部门整体支出绩效评价 scoring")
@@ -81,13 +81,14 @@ def score_cmd(
         raise AssertionError
     if not rs.covers(sub.fiscal_year):
         _fail(f"{rs.ref} applies to fiscal years {rs.fiscal_years}, not {sub.fiscal_year}", 3)
+    from app.assessments.workers import assess  # the service's own scoring path (dry runs, assessments)
+
     try:
-        prepared = prepare(rs, reg.vocabulary, sub.facts, sub.answers, sub.overrides)
+        assessment = assess(rs, reg.vocabulary, sub.facts, sub.answers, sub.overrides)
     except InvalidInput as exc:
         lines = "\n".join(f"  {p.pointer}: {p.message}" for p in exc.problems)
         _fail(f"{file}: {exc.title}:\n{lines}")
         raise
-    assessment = score(rs, prepared)
     if fmt is Format.json:
         doc: dict[str, Any] = {
             "unit": sub.unit,

@@ -663,6 +663,123 @@ _JOB_OUT: Any = {'id': '9b2e4c1a-3f5d-4e6b-8a7c-1d2e3f4a5b6c', 'kind': 'assessme
 _JOB_CREATE: Any = {'kind': 'rescore', 'ruleset': 'shenzhen-yantian', 'fiscal_year': 2023, 'region': '广东省深圳市盐田区',
  'evaluator': '深圳市盐田区财政局'}
 
+_FACT_READER: Any = {'code': '2.1.1',
+ 'name': '政府采购执行情况',
+ 'role': 'zero_if',
+ 'required': True,
+ 'formula': 'procurement_actual > procurement_planned'}
+
+_FACT_REQUIREMENT: Any = {'key': 'procurement_planned',
+ 'name': '政府采购计划金额合计数',
+ 'unit': 'wan_yuan',
+ 'unit_label': '万元',
+ 'minimum': '0',
+ 'maximum': '999999999999.999999',
+ 'places': 6,
+ 'description': None,
+ 'json_type': ['string', 'number'],
+ 'pattern': '^\\s*0*(?:(?:0|[1-9][0-9]{0,10}|[1-8][0-9]{11}|9[0-8][0-9]{10}|99[0-8][0-9]{9}|999[0-8][0-9]{8}|9999[0-8][0-9]{7}|99999[0-8][0-9]{6}|999999[0-8][0-9]{5}|9999999[0-8][0-9]{4}|99999999[0-8][0-9]{3}|999999999[0-8][0-9]{2}|9999999999[0-8][0-9]{1}|99999999999[0-7]|999999999998)(?:\\.[0-9]{1,6})?|999999999999(?:\\.(?:[0-8][0-9]{0,5}|9[0-8][0-9]{0,4}|9|99[0-8][0-9]{0,3}|99|999[0-8][0-9]{0,2}|999|9999[0-8][0-9]{0,1}|9999|99999[0-8]|99999|999999))?)\\s*$',
+ 'example': '318.98',
+ 'read_by': [{'code': '2.1.1',
+              'name': '政府采购执行情况',
+              'role': 'zero_if',
+              'required': True,
+              'formula': 'procurement_actual > procurement_planned'}],
+ 'required_by': ['2.1.1'],
+ 'optional_for': [],
+ 'required': True}
+
+_ANSWER_REQUIREMENT: Any = {'address': '3.3.1',
+ 'indicator_code': '3.3.1',
+ 'indicator_name': '社会效益、经济效益、生态效益及可持续影响等',
+ 'criteria': '根据部门（单位）职责，结合部门整体支出绩效目标，合理设置个性化绩效指标，通过绩效指标完成情况与目标值对比分析进行评分，未实现绩效目标的酌情扣分。\n根据部门（…',
+ 'rule': 'judgment',
+ 'part': None,
+ 'item': None,
+ 'kind': 'judgment',
+ 'forms': ['score', 'object'],
+ 'keys': ['met', 'reason', 'score'],
+ 'points': '25',
+ 'needed': 'always',
+ 'needed_when': '评分必需：缺少该答复时指标待评价人判定，评价不完整',
+ 'caps': [],
+ 'reason': 'required_when_points_lost',
+ 'reason_when': '得分低于分值时必须填写扣分事由（reason）',
+ 'score': {'minimum': '0', 'maximum': '25', 'places': 6},
+ 'not_applicable': None,
+ 'per': None,
+ 'maximum': None,
+ 'max_items': None}
+
+_ANSWER_PART_REQUIREMENT: Any = {'address': '2.1.2/spending',
+ 'indicator_code': '2.1.2',
+ 'indicator_name': '财务合规性',
+ 'criteria': '1. 资金支出规范性（1分）。资金管理、费用标准、支付符合有关制度规定，按事项完成进度支付资金的，得1分，否则酌情扣分。\n2. 资金调整、调剂规范性（1分）…',
+ 'rule': 'judgment',
+ 'part': {'key': 'spending', 'name': '资金支出规范性'},
+ 'item': None,
+ 'kind': 'judgment',
+ 'forms': ['score', 'object'],
+ 'keys': ['met', 'reason', 'score'],
+ 'points': '1',
+ 'needed': 'always',
+ 'needed_when': '评分必需：缺少该答复时指标待评价人判定，评价不完整',
+ 'caps': [],
+ 'reason': 'required_when_points_lost',
+ 'reason_when': '得分低于分值时必须填写扣分事由（reason）',
+ 'score': {'minimum': '0', 'maximum': '1', 'places': 6},
+ 'not_applicable': None,
+ 'per': None,
+ 'maximum': None,
+ 'max_items': None}
+
+_ANSWER_CAP: Any = {'when': '在职人员控制率>100.00%', 'maximum': '3'}
+
+_NOT_APPLICABLE_RULE: Any = {'when': 'not has_transfer_payments', 'transfer_to': '2.1.7'}
+
+_COMPUTED_INDICATOR: Any = {'code': '2.3.2',
+ 'name': '固定资产利用率',
+ 'points': '1',
+ 'rule': 'bands',
+ 'formula': 'fixed_assets_in_use / fixed_assets_total',
+ 'fallback_answers': ['2.3.2']}
+
+_OVERRIDE_REQUIREMENT: Any = {'code': '3.4.2', 'name': '公众或服务对象满意度', 'points': '6', 'maximum': '6'}
+
+_RULESET_REQUIREMENTS: Any = {'ref': 'shenzhen-yantian@2023',
+ 'name': 'shenzhen-yantian',
+ 'version': '2023',
+ 'title': '部门整体支出绩效评价共性指标体系框架（2023年度修订）',
+ 'content_hash': 'sha256:595d64c98c2b90b5c3057575b9f723252d44103181778e4544852540ece524f7',
+ 'fiscal_years': [2023],
+ 'facts': [_FACT_REQUIREMENT],
+ 'answers': [_ANSWER_REQUIREMENT, _ANSWER_PART_REQUIREMENT],
+ 'computed': [{'code': '2.3.2',
+               'name': '固定资产利用率',
+               'points': '1',
+               'rule': 'bands',
+               'formula': 'fixed_assets_in_use / fixed_assets_total',
+               'fallback_answers': ['2.3.2']}],
+ 'overrides': [{'code': '3.4.2', 'name': '公众或服务对象满意度', 'points': '6', 'maximum': '6'}],
+ 'other_facts': 'A submission may also carry any other fact of the vocabulary (GET /v1/facts); this ruleset '
+                'does not read it.'}
+
+_SUBMISSION_SCHEMA: Any = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
+ '$id': '/v1/rulesets/shenzhen-yantian/2023/submission.schema.json',
+ 'title': 'A submission for shenzhen-yantian@2023',
+ 'type': 'object',
+ 'properties': {'answers': {'type': 'object',
+                            'properties': {'3.3.1': {'title': '3.3.1 社会效益、经济效益、生态效益及可持续影响等', '...': '…'}},
+                            'additionalProperties': False}}}
+
+_IDENTITY = ('id', 'unit_id', 'fiscal_year', 'submission_version', 'kind', 'kind_label', 'evaluator', 'created_at')
+_SCORE_RESULT: Any = {k: v for k, v in _ASSESSMENT_OUT.items() if k not in _IDENTITY}
+
+_SUBMISSION_WARNING: Any = {'code': 'answer_does_not_fit', 'ruleset': 'shenzhen-yantian@2023',
+                            'pointer': '/answers/3.3.1/score',
+                            'message': 'a score is a number from 0 to 25 with at most 6 decimal places (a JSON number '
+                                       'or its text); got "30"'}
+
 SCHEMA_EXAMPLES: dict[str, Any] = {
     'JobCounts': _JOB_COUNTS,
     'JobOut': _JOB_OUT,
@@ -728,4 +845,18 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'AssessmentWarning': _WARNING,
     'IndicatorOverride': {'score': '2', 'reason': '调整事项经区政府批准'},
     'FactValues': {'procurement_planned': '326.61', 'procurement_actual': '318.98'},
+    'FactReader': _FACT_READER,
+    'FactRequirement': _FACT_REQUIREMENT,
+    'AnswerRequirement': _ANSWER_REQUIREMENT,
+    'AnswerPart': _ANSWER_PART_REQUIREMENT['part'],
+    'AnswerItem': {'key': '1', 'text': '部门预算编制、分配符合本部门职责、符合区委区政府方针政策和工作要求', 'points': '1'},
+    'AnswerCap': _ANSWER_CAP,
+    'ScoreRange': _ANSWER_REQUIREMENT['score'],
+    'NotApplicableRule': _NOT_APPLICABLE_RULE,
+    'ComputedIndicator': _COMPUTED_INDICATOR,
+    'OverrideRequirement': _OVERRIDE_REQUIREMENT,
+    'RulesetRequirements': _RULESET_REQUIREMENTS,
+    'ScoreResult': _SCORE_RESULT,
+    'SubmissionSchema': _SUBMISSION_SCHEMA,
+    'SubmissionWarning': _SUBMISSION_WARNING,
 }

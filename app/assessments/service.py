@@ -89,7 +89,6 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub
     """Score a stored submission: (breakdown JSON, status, total, grade); 422 problems when the
     submission does not fit the ruleset, or when ``strict`` and the result is incomplete.
     With ``offload`` the engine runs in an interactive worker process (app.assessments.workers)."""
-    vocab = rulesets.vocabulary()
     # Cohort means come from the database, so they are found here and handed to the engine.
     present: dict[str, Any] = dict.fromkeys(sub.facts)
     cohort_warnings: list[dict[str, str]] = []
@@ -103,14 +102,19 @@ def evaluate(session: Session, rs: Ruleset, unit: Unit | UnitRef, year: int, sub
                   else f"the current submission (version {sub.version}) does not fit {rs.ref}")
         raise Unprocessable(detail, errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
     if outcome[0] == "strict":
-        missing_facts, missing_answers = outcome[1], outcome[2]
-        errors = [{"pointer": f"/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"} for f in missing_facts]
-        errors += [{"pointer": f"/answers/{a.replace('~', '~0').replace('/', '~1')}",
-                    "message": "missing evaluator answer"} for a in missing_answers]
-        raise Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete",
-                            errors=errors, extra={"missing_facts": missing_facts, "missing_answers": missing_answers})
+        raise strict_refusal(rs, outcome[1], outcome[2])
     _, breakdown, status, total, grade = outcome
     return breakdown, status, total, grade
+
+
+def strict_refusal(rs: Ruleset, missing_facts: list[str], missing_answers: list[str]) -> Unprocessable:
+    """The 422 of a strict scoring whose result is incomplete (an assessment or a dry run)."""
+    vocab = rulesets.vocabulary()
+    errors = [{"pointer": f"/facts/{f}", "message": f"missing fact {f} ({vocab[f].name})"} for f in missing_facts]
+    errors += [{"pointer": f"/answers/{a.replace('~', '~0').replace('/', '~1')}",
+                "message": "missing evaluator answer"} for a in missing_answers]
+    return Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete",
+                         errors=errors, extra={"missing_facts": missing_facts, "missing_answers": missing_answers})
 
 
 # The unit and its newest submission for the year, visible to the caller: the unit's owner, or an

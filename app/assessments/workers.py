@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -32,8 +33,9 @@ import orjson
 
 from app.db.packed import pack_json
 from app.engine.errors import InvalidInput
+from app.engine.facts import Vocabulary
 from app.engine.ruleset import Ruleset, load_ruleset_text
-from app.engine.scoring import INCOMPLETE, prepare, score, to_dict
+from app.engine.scoring import INCOMPLETE, Assessment, prepare, score, to_dict
 
 log = logging.getLogger("jixiao.batch")
 
@@ -64,6 +66,21 @@ def _ruleset(ref: str, content_hash: str, text: str | None) -> Ruleset:
     return rs
 
 
+def assess(rs: Ruleset, vocab: Vocabulary, facts: Mapping[str, Any] | None, answers: Mapping[str, Any] | None,
+           overrides: Mapping[str, Any] | None, *, parsed: dict[str, Any] | None = None,
+           extra_facts: Mapping[str, Any] | None = None,
+           extra_warnings: list[dict[str, str]] | None = None) -> Assessment:
+    """The one scoring path of an assessment, a batch item, a dry run (POST
+    /v1/rulesets/{name}/{version}:score) and ``jixiao score``: validate, add what the service found
+    (cohort means and their warnings), score. Raises InvalidInput."""
+    prepared = prepare(rs, vocab, facts, answers, overrides, parsed_facts=parsed)
+    if extra_facts:
+        prepared.facts.update(extra_facts)
+    if extra_warnings:
+        prepared.warnings.extend(extra_warnings)
+    return score(rs, prepared)
+
+
 def _score(rs: Ruleset, facts: dict[str, Any] | None, parsed: dict[str, Any] | None, answers: dict[str, Any],
            overrides: dict[str, Any], extra_facts: dict[str, Any], extra_warnings: list[dict[str, str]],
            strict: bool) -> Outcome:
@@ -73,12 +90,10 @@ def _score(rs: Ruleset, facts: dict[str, Any] | None, parsed: dict[str, Any] | N
 
     vocab = builtin_registry().vocabulary
     try:
-        prepared = prepare(rs, vocab, facts, answers, overrides, parsed_facts=parsed)
+        assessment = assess(rs, vocab, facts, answers, overrides, parsed=parsed, extra_facts=extra_facts,
+                            extra_warnings=extra_warnings)
     except InvalidInput as exc:
         return ("invalid", [(p.pointer, p.message) for p in exc.problems])
-    prepared.facts.update(extra_facts)
-    prepared.warnings.extend(extra_warnings)
-    assessment = score(rs, prepared)
     if strict and assessment.status == INCOMPLETE:
         return ("strict", list(assessment.missing_facts), list(assessment.missing_answers))
     result = to_dict(assessment, vocab)

@@ -7,18 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response, status
 
 from app.api.deps import Route, SessionDep
-from app.api.problems import responses
+from app.api.problems import Unprocessable, responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.engine.rules import fmt
 from app.engine.ruleset import Indicator, Ruleset
-from app.rulesets import service
+from app.rulesets import requirements, service
 from app.rulesets.schemas import (
     FactDefinition,
     FactVocabulary,
     RulesetDetail,
     RulesetDocument,
     RulesetList,
+    RulesetRequirements,
     RulesetSummary,
+    ScoreRequest,
+    ScoreResult,
+    SubmissionSchema,
     ValidationReport,
 )
 
@@ -83,6 +87,57 @@ def get_ruleset(name: NamePath, version: VersionPath, session: SessionDep, respo
     rs = service.get(session, name, version)
     response.headers["ETag"] = f'"{rs.content_hash}"'
     return detail(rs)
+
+
+@router.get("/v1/rulesets/{name}/{version}/requirements", dependencies=[READ], operation_id="getRulesetRequirements",
+            summary="What a submission needs for one ruleset version", response_model=RulesetRequirements,
+            responses=responses(404))
+def get_requirements(name: NamePath, version: VersionPath, session: SessionDep) -> Response:
+    """Everything a client needs to collect a complete submission for this version, with nothing
+    else to read: every fact it reads (unit, JSON type and pattern, bounds, the indicators and
+    formulas that read it, whether any can score without it), every answer at its exact address
+    (kind, points, checklist items, whether and when a reason is required, allowed values), the
+    indicators computed from facts only, and those that may be overridden."""
+    rs = service.get(session, name, version)
+    c = requirements.contract(rs, service.vocabulary())
+    return Response(c.description_json, media_type="application/json", headers={"ETag": c.description_etag})
+
+
+@router.get("/v1/rulesets/{name}/{version}/submission.schema.json", dependencies=[READ],
+            operation_id="getSubmissionSchema", summary="JSON Schema of a submission for one ruleset version",
+            response_model=SubmissionSchema, responses=responses(404))
+def get_submission_schema(name: NamePath, version: VersionPath, session: SessionDep) -> Response:
+    """A JSON Schema (2020-12) of a submission valid for this version, facts and answers both,
+    generated from its requirements. `PUT /v1/units/{id}/submissions/{year}?ruleset=NAME@VERSION`
+    validates with this very schema and refuses what it refuses, with the same JSON pointers."""
+    rs = service.get(session, name, version)
+    c = requirements.contract(rs, service.vocabulary())
+    return Response(c.schema_json, media_type="application/schema+json", headers={"ETag": c.schema_etag})
+
+
+@router.post("/v1/rulesets/{name}/{version}:score", dependencies=[READ], operation_id="scoreDryRun",
+             summary="Score facts and answers without storing anything", response_model=ScoreResult,
+             responses=responses(404, 422))
+def score_dry_run(name: NamePath, version: VersionPath, body: ScoreRequest, session: SessionDep,
+                  request: Request) -> Response:
+    """A dry run (`read` scope): facts, answers and overrides in a submission's shape are scored
+    as an assessment would score them (the same code path, and `jixiao score`'s) and the full
+    breakdown is answered, warnings and missing items included; no assessment, no submission and
+    no audit entry is stored. A cohort mean (`cohort_relative` rules) is read from the facts only."""
+    from app.assessments import workers
+    from app.assessments.service import strict_refusal
+
+    rs = service.get(session, name, version)
+    request.state.audited = True  # a read: nothing changed, nothing to audit
+    with workers.Busy() as busy:
+        outcome = workers.score_stored(rs.ref, rs.content_hash, rs.text, body.facts, body.answers, body.overrides,
+                                       {}, [], body.strict, busy.offload)
+    if outcome[0] == "invalid":
+        raise Unprocessable(f"the facts, answers or overrides do not fit {rs.ref}",
+                            errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
+    if outcome[0] == "strict":
+        raise strict_refusal(rs, outcome[1], outcome[2])
+    return Response(outcome[1], media_type="application/json")
 
 
 @router.post("/v1/rulesets:validate", dependencies=[ADMIN], operation_id="validateRuleset", summary="Validate a ruleset document",

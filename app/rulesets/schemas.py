@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from app.api.enums import AssessmentStatus, GradeCode, request_body
+from app.api.limits import Answers, Facts, Overrides
+from app.assessments.schemas import AdjustmentResult, AssessmentWarning, IndicatorResult, RulesetRef
 
 
 class RulesetSummary(BaseModel):
@@ -88,3 +92,177 @@ class FactDefinition(BaseModel):
 
 class FactVocabulary(BaseModel):
     items: list[FactDefinition]
+
+
+# --------------------------------------------------------------------------- requirements (app.rulesets.requirements)
+
+
+class FactReader(BaseModel):
+    """One indicator that reads a fact, and how."""
+
+    code: str = Field(examples=["2.1.1"])
+    name: str = Field(examples=["政府采购执行情况"])
+    role: str = Field(description="formula, count, zero_if, nothing_to_count, cohort_mean, checklist_item (the fact "
+                                  "decides a checklist item), condition (met_if: absent, the item is answered), shown "
+                                  "(displayed next to a judgment, never scored) or not_applicable (decides whether "
+                                  "the indicator applies)", examples=["formula"])
+    required: bool = Field(description="Whether the indicator cannot score without the fact (absent: the "
+                                       "assessment is incomplete and lists it in missing_facts)")
+    formula: str | None = Field(default=None, description="The formula or condition that reads it")
+
+
+class FactRequirement(BaseModel):
+    """A fact the ruleset reads, as a client writes it: its entry in the vocabulary (GET /v1/facts; any
+    further field the vocabulary gives is passed through) with what this ruleset does with it."""
+
+    key: str = Field(examples=["procurement_actual"])
+    name: str = Field(examples=["实际政府采购金额合计数"], description="中文名称")
+    unit: str = Field(examples=["wan_yuan"], description="wan_yuan (万元), percent, count or boolean (yes/no)")
+    unit_label: str = Field(examples=["万元"])
+    minimum: str | None = Field(default=None, description="The smallest value allowed (null for yes/no facts)")
+    maximum: str | None = Field(default=None, description="The largest value allowed (null for yes/no facts)")
+    places: int | None = Field(default=None, description="Most decimal places a value may have (percent: in %)")
+    description: str | None = None
+
+    json_type: list[str] = Field(description="JSON types a value may have (null: not known, the same as leaving it out)",
+                                 examples=[["string", "number"]])
+    pattern: str | None = Field(default=None, description="ECMA-262 regular expression of the text form "
+                                                          "(an amount also takes thousands separators: 12,128.9)")
+    example: Any = Field(default=None, description="An example value, as sent")
+    read_by: list[FactReader]
+    required_by: list[str] = Field(description="Indicators that cannot score without it")
+    optional_for: list[str] = Field(description="Indicators that read it but can score without it")
+    required: bool = Field(description="Whether some indicator cannot score without it")
+
+
+class AnswerPart(BaseModel):
+    key: str = Field(examples=["spending"])
+    name: str = Field(examples=["政府采购执行率"])
+
+
+class AnswerItem(BaseModel):
+    key: str = Field(examples=["1"])
+    text: str
+    points: str
+
+
+class AnswerCap(BaseModel):
+    when: str = Field(description="The band that is scored by the evaluator", examples=["在职人员控制率>100%"])
+    maximum: str = Field(description="The highest score the evaluator may give in that band", examples=["3"])
+
+
+class ScoreRange(BaseModel):
+    minimum: str = Field(examples=["0"])
+    maximum: str = Field(examples=["25"])
+    places: int = Field(description="Most decimal places a score may have", examples=[6])
+
+
+class NotApplicableRule(BaseModel):
+    when: str | None = Field(default=None, description="The condition under which the indicator does not apply")
+    transfer_to: str | None = Field(default=None, description="The indicator that receives its points")
+
+
+class AnswerRequirement(BaseModel):
+    """One answer the ruleset reads, at its exact address (the key in a submission's `answers`)."""
+
+    address: str = Field(examples=["2.1.2/spending"], description="Indicator code, code/part key, or code/item key")
+    indicator_code: str = Field(examples=["2.1.2"])
+    indicator_name: str
+    criteria: str | None = Field(default=None, description="评分标准 of the indicator")
+    rule: str | None = Field(default=None, description="The rule kind (of the part, in a composite)")
+    part: AnswerPart | None = Field(default=None, description="The part of a composite rule the answer belongs to")
+    item: AnswerItem | None = Field(default=None, description="The checklist item the answer belongs to")
+    kind: str = Field(description="judgment (a score, {score, reason}), item (a checklist item: true/false, a score "
+                                  "or {met|score, reason}), findings ({findings: [...]}), events (加减分项: {events} or "
+                                  "{count}) or not_applicable ({not_applicable: true, reason})", examples=["judgment"])
+    forms: list[str] = Field(description="JSON forms the answer may take: boolean, score, object", examples=[["score", "object"]])
+    keys: list[str] = Field(description="Keys the object form may carry", examples=[["met", "reason", "score"]])
+    points: str = Field(description="Points available at this address (an item's or a part's own)")
+    needed: str = Field(description="always, unless_zero_if, unless_decided_by_facts, when_not_computable, "
+                                    "in_judgment_band or optional", examples=["always"])
+    needed_when: str = Field(description="When the answer is needed, in words")
+    caps: list[AnswerCap] = Field(description="Lower ceilings of the score in the bands the evaluator scores")
+    reason: str = Field(description="required_when_points_lost, optional, each_finding or each_event",
+                        examples=["required_when_points_lost"])
+    reason_when: str = Field(description="When a reason (扣分事由) is required, in words")
+    score: ScoreRange | None = Field(default=None, description="Allowed scores (judgments and items)")
+    not_applicable: NotApplicableRule | None = Field(default=None, description="When the indicator may not apply")
+    per: str | None = Field(default=None, description="Points per finding or event")
+    maximum: str | None = Field(default=None, description="At most this many points in all (加减分项)")
+    max_items: int | None = Field(default=None, description="Most findings or events in one answer")
+
+
+class ComputedIndicator(BaseModel):
+    """A leaf indicator scored from the facts only (a form shows it read-only)."""
+
+    code: str = Field(examples=["2.1.1"])
+    name: str
+    points: str
+    rule: str | None = None
+    formula: str | None = None
+    fallback_answers: list[str] = Field(description="Addresses of answers read only when the facts cannot be "
+                                                    "computed (a zero denominator, a value in no band)")
+
+
+class OverrideRequirement(BaseModel):
+    """An indicator that an evaluator may override ({score, reason}, reason always required)."""
+
+    code: str = Field(examples=["2.1.1"])
+    name: str
+    points: str
+    maximum: str = Field(description="The highest override (the points, plus those it may receive from "
+                                     "not-applicable indicators)")
+
+
+class RulesetRequirements(BaseModel):
+    """Everything a client needs to collect a complete submission for one ruleset version."""
+
+    ref: str = Field(examples=["shenzhen-yantian@2023"])
+    name: str
+    version: str
+    title: str
+    content_hash: str
+    fiscal_years: list[int]
+    facts: list[FactRequirement] = Field(description="Every fact the ruleset reads")
+    answers: list[AnswerRequirement] = Field(description="Every answer the ruleset reads, by address")
+    computed: list[ComputedIndicator] = Field(description="Indicators computed from facts only")
+    overrides: list[OverrideRequirement] = Field(description="Indicators an evaluator may override")
+    other_facts: str = Field(description="What a submission may carry besides")
+
+
+class ScoreRequest(BaseModel):
+    """Facts, answers and overrides in a submission's shape, scored without storing anything."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body({
+        "facts": {"procurement_planned": "326.61", "procurement_actual": "318.98", "satisfaction_rate": "96%"},
+        "answers": {"3.3.1": {"score": "22", "reason": "履职效果基本实现年初绩效目标，仍有提升空间"}},
+        "overrides": {}}))
+
+    facts: Facts = Field(default_factory=dict)
+    answers: Answers = Field(default_factory=dict)
+    overrides: Overrides = Field(default_factory=dict)
+    strict: bool = Field(default=False, description="Refuse (422) an incomplete result, as an assessment with strict=true")
+
+
+class ScoreResult(BaseModel):
+    """The breakdown an assessment of the same inputs would store, byte for byte (without the
+    assessment's identity: nothing is stored)."""
+
+    ruleset: RulesetRef
+    status: AssessmentStatus
+    status_label: str = Field(examples=["完整"])
+    total: str = Field(examples=["93.97"])
+    grade: str | None = Field(examples=["优"])
+    grade_code: GradeCode | None
+    points_total: str
+    base_total: str
+    adjustments_total: str
+    warnings: list[AssessmentWarning]
+    missing_facts: list[str]
+    missing_answers: list[str]
+    indicators: list[IndicatorResult]
+    adjustments: list[AdjustmentResult]
+
+
+class SubmissionSchema(RootModel[dict[str, Any]]):
+    """A JSON Schema (2020-12) document (`$schema`, `$id`, `properties` …: JSON Schema's own keywords)."""

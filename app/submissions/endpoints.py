@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
 from app.api.deps import Route, SessionDep, StrictInt
 from app.api.problems import responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.db.models import Submission
 from app.submissions import service
-from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersionList
+from app.submissions.schemas import SubmissionIn, SubmissionOut, SubmissionVersionList, SubmissionWarning
 
 router = APIRouter(route_class=Route, tags=["submissions"])
 UnitIdPath = Annotated[uuid.UUID, Path(description="Unit id")]
@@ -33,9 +33,17 @@ def put_submission(
     request: Request,
     if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the version being replaced (required to replace)")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", description="`*` to create only if none exists")] = None,
+    ruleset: Annotated[str | None, Query(
+        min_length=1, max_length=100, examples=["shenzhen-yantian@2023"],
+        description="`NAME@VERSION` (or `NAME`: the version covering the year): refuse (422, with JSON pointers) "
+                    "answers and overrides that do not fit it, exactly as its submission.schema.json does")] = None,
 ) -> SubmissionOut:
     """Store a new version of the unit's data for the year. Replacing requires `If-Match` (412 when stale, 428 when absent).
-    Facts are checked against the vocabulary: each bad value is reported with its JSON pointer."""
+    Facts are checked against the vocabulary: each bad value is reported with its JSON pointer. With `ruleset`,
+    answers and overrides are checked against that ruleset version (unknown address, wrong shape, score above the
+    points, missing 扣分事由) and refused with 422; without it they are stored, and `warnings` says what would not
+    fit the rulesets covering the year."""
+    warnings = service.check_answers(session, fiscal_year, ruleset, body.facts, body.answers, body.overrides)
     sub, created = service.put(session, unit_id, fiscal_year, body.facts, body.answers, body.overrides, body.note,
                                if_match, if_none_match)
     response.headers["ETag"] = service.etag(sub)
@@ -44,7 +52,9 @@ def put_submission(
         response.status_code = status.HTTP_201_CREATED
     request.state.audit_status = response.status_code or 200
     request.state.created_id = sub.id
-    return out(sub)
+    result = out(sub)
+    result.warnings = [SubmissionWarning(**w) for w in warnings]
+    return result
 
 
 @router.get("/v1/units/{unit_id}/submissions/{fiscal_year}", dependencies=[READ], operation_id="getSubmission",

@@ -28,6 +28,18 @@ class SubmissionIn(BaseModel):
     note: str | None = Field(default=None, max_length=REASON_MAX)
 
 
+class SubmissionWarning(BaseModel):
+    """An answer or override stored that would not fit a ruleset covering the year (PUT without `ruleset`)."""
+
+    code: str = Field(description="answer_does_not_fit (refused by that ruleset's submission.schema.json) or "
+                                  "answer_not_read (no ruleset covering the year reads the address)",
+                      examples=["answer_does_not_fit"])
+    ruleset: str | None = Field(description="NAME@VERSION it does not fit (null: none reads it)",
+                                examples=["shenzhen-yantian@2023"])
+    pointer: str = Field(examples=["/answers/3.3.1/score"])
+    message: str
+
+
 class SubmissionOut(BaseModel):
     unit_id: uuid.UUID
     fiscal_year: int
@@ -39,6 +51,9 @@ class SubmissionOut(BaseModel):
     content_hash: str
     created_at: datetime
     etag: str
+    warnings: list[SubmissionWarning] = Field(
+        default_factory=list, description="Answered by PUT without `ruleset`: what would not fit the rulesets "
+                                          "covering the year (empty on reads)")
 
 
 class SubmissionVersionList(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api.problems import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from app.api.problems import Conflict, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
 from app.db.models import Submission
 from app.engine.errors import InvalidInput
 from app.engine.facts import exact_numbers
@@ -93,6 +93,29 @@ def build(unit_id: uuid.UUID, year: int, version_no: int, facts: dict[str, Any],
           overrides: dict[str, Any], note: str | None, *, tenant_id: uuid.UUID, canonical: bool = False) -> Submission:
     return Submission(**build_values(unit_id, year, version_no, facts, answers, overrides, note,
                                      tenant_id=tenant_id, canonical=canonical))
+
+
+def check_answers(session: Session, year: int, ruleset: str | None, facts: dict[str, Any], answers: dict[str, Any],
+                  overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """With ``ruleset``: refuse (422) answers and overrides that do not fit it, with the facts' own problems,
+    each by JSON pointer (app.rulesets.requirements: the ruleset's submission.schema.json). Without: the
+    warnings of what would not fit the rulesets covering the year."""
+    from app.rulesets import requirements
+    from app.rulesets import service as rulesets
+
+    vocab = vocabulary()
+    if ruleset is None:
+        if not answers and not overrides:
+            return []
+        covering = [rs for rs in rulesets.all_rulesets(session) if rs.covers(year)]
+        return requirements.fit_warnings(covering, vocab, answers, overrides, year)
+    rs = rulesets.resolve(session, ruleset, year)
+    problems = requirements.check(rs, vocab, {"answers": answers, "overrides": overrides}, facts=False)
+    problems += vocab.parse(facts)[1]
+    if problems:
+        raise Unprocessable(f"the submission does not fit {rs.ref}",
+                            errors=[p.as_dict() for p in sorted(problems, key=lambda p: p.pointer)])
+    return []
 
 
 def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], answers: dict[str, Any],
