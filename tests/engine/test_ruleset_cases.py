@@ -156,3 +156,14 @@ def test_cases_must_be_a_list():
     text = rs.text.split("\ncases:\n", 1)[0] + "\ncases: {name: x}\n"
     result = run_cases(load_ruleset_text(text, builtin_registry().vocabulary, source="test"), builtin_registry().vocabulary)
     assert [p.pointer for p in result.failures] == ["/cases"]
+
+
+def test_the_published_schema_describes_cases_as_the_model_does():
+    import json
+
+    schema = json.loads((ROOT / "rulesets" / "ruleset.schema.json").read_text(encoding="utf-8"))
+    model = RulesetCase.model_json_schema(ref_template="#/$defs/{model}")
+    defs = model.pop("$defs")
+    assert schema["$defs"]["RulesetCase"] == model
+    assert {k: schema["$defs"][k] for k in defs} == defs
+    assert schema["properties"]["cases"]["items"] == {"$ref": "#/$defs/RulesetCase"}
