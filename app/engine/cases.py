@@ -131,13 +131,12 @@ def parse_cases(raw: Any, report: _Report) -> list[tuple[int, RulesetCase]]:
 
 def run_cases(rs: Ruleset, vocabulary: Vocabulary) -> CasesResult:
     """Score every case of ``rs`` (read from its text) and compare with what it expects."""
-    data, lines = loads_yaml(rs.text, rs.ref)
+    data, lines = loads_yaml(rs.text, rs.ref)  # a ruleset that loaded is a mapping
+    raw = data.get("cases")
     report = _Report(lines)
-    cases = parse_cases(data.get("cases") if isinstance(data, dict) else None, report)
-    for i, case in cases:
+    for i, case in parse_cases(raw, report):
         _run_one(rs, vocabulary, i, case, report)
-    count = len(data.get("cases") or []) if isinstance(data, dict) and isinstance(data.get("cases"), list) else 0
-    return CasesResult(rs.ref, count, report.problems)
+    return CasesResult(rs.ref, len(raw) if isinstance(raw, list) else 0, report.problems)
 
 
 def _run_one(rs: Ruleset, vocabulary: Vocabulary, i: int, case: RulesetCase, report: _Report) -> None:
