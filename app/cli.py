@@ -2,7 +2,7 @@
 
     jixiao score FILE --ruleset NAME@VERSION [--format json|table|csv|html] [-o FILE]
     jixiao score FILE --ruleset NAME@VERSION --format xlsx -o FILE.xlsx
-    jixiao rulesets list | show NAME@VERSION | validate [FILE ...]
+    jixiao rulesets list | show NAME@VERSION | validate [FILE ...] | test [FILE ...]
     jixiao worker                       (a queue worker: app.jobs.worker)
 """
 
@@ -235,6 +235,48 @@ def worker_cmd() -> None:
     from app.jobs.worker import run
 
     run()
+
+
+@rulesets_app.command("test")
+def rulesets_test(
+    files: Annotated[list[Path] | None, typer.Argument(help="Ruleset files (default: all in rulesets/)")] = None,
+) -> None:
+    """Run the rulesets' own cases (``cases:``): score each with the engine and compare.
+
+    Prints each failure with its place in the file; exits 1 if any case fails or a file does not load."""
+    from app.engine.cases import run_cases
+
+    root = rulesets_dir()
+    vocabulary = Vocabulary.load(root / "facts.yaml")
+    paths = files or sorted(root.glob("*/*.yaml"))
+    failed = 0
+    for path in paths:
+        try:
+            if is_project_ruleset_text(path.read_text(encoding="utf-8")):
+                # project rulesets (kind: project) carry no cases yet: their golden tests are in tests/
+                typer.echo(f"skip {path}  (a project ruleset: no cases)")
+                continue
+            if path.parent.parent.resolve() == root.resolve():
+                rs = load_file(path, vocabulary)
+            else:
+                rs = load_ruleset_text(path.read_text(encoding="utf-8"), vocabulary, source=str(path))
+        except (RulesetError, OSError) as exc:
+            failed += 1
+            typer.echo(f"FAIL {path}  (does not load)")
+            for line in (p.message for p in exc.problems) if isinstance(exc, RulesetError) else [str(exc)]:
+                typer.echo(f"     {line}")
+            continue
+        result = run_cases(rs, vocabulary)
+        if result.passed:
+            note = f"{result.count} case{'s' if result.count > 1 else ''} passed" if result.count else "no cases"
+            typer.echo(f"ok   {path}  ({rs.ref}: {note})")
+            continue
+        failed += 1
+        typer.echo(f"FAIL {path}  ({rs.ref}: {len(result.failed_cases) or 'the'} of {result.count} cases failed)")
+        for p in result.failures:
+            typer.echo(f"     {p.message}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

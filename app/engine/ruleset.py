@@ -25,6 +25,7 @@ CODE_RE = re.compile(r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")
 _TOP_KEYS = {
     "name", "version", "title", "region", "fiscal_years", "source", "total_points",
     "rounding", "bounds", "grades", "indicators", "adjustments", "description",
+    "cases",  # the ruleset's own test cases, checked and run by app.engine.cases
 }
 _REQUIRED_TOP = {"name", "version", "title", "region", "fiscal_years", "source", "total_points",
                  "rounding", "bounds", "grades", "indicators"}

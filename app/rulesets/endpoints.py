@@ -145,6 +145,8 @@ def score_dry_run(name: NamePath, version: VersionPath, body: ScoreRequest, sess
 def validate_ruleset(body: RulesetDocument) -> ValidationReport:
     """Check a ruleset document without storing it (`admin` scope, like registering one: it is the
     same work). Problems point into the document (JSON pointer and line): 200 with `valid: false`.
+    A document that loads is scored against its own `cases:` (docs/rulesets.md, Cases): each failing
+    case is a problem pointing at what it expected (`/cases/2/expect/indicators/3.3.1`).
     A document over a limit (YAML anchors or aliases, nesting, formula length or depth; see
     docs/rulesets.md) is refused with 422."""
     rs, errors = service.validate_text(body.content)
@@ -158,7 +160,9 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response, request: Request,
 ) -> dict[str, Any]:
-    """Store a new, immutable ruleset version. Registering identical content again answers 200."""
+    """Store a new, immutable ruleset version. Registering identical content again answers 200.
+    A document that does not load, or whose own `cases:` fail, is refused with 422 and the pointers
+    of its problems (`/cases/0/expect/total` for a failing case); nothing is stored."""
     rs, created = service.register(session, body.content)
     response.headers["Location"] = f"/v1/rulesets/{rs.name}/{rs.version}"
     request.state.created_id = rs.ref

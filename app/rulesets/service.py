@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.api.problems import Conflict, NotFound, Unprocessable
 from app.db.models import RulesetVersion
 from app.engine import builtin_registry
+from app.engine.cases import run_cases
 from app.engine.errors import LimitExceeded, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.ruleset import Ruleset, RulesetRegistry, content_hash, load_ruleset_text
@@ -87,21 +88,28 @@ def resolve(session: Session, ref: str, year: int | None = None) -> Ruleset:
 
 def validate_text(text: str) -> tuple[Ruleset | None, list[dict[str, str]]]:
     """(the ruleset, []) or (None, its problems); a document over a limit that keeps reading it
-    cheap (app.engine.errors.LimitExceeded) is refused as a request: 422 naming ``/content``."""
+    cheap (app.engine.errors.LimitExceeded) is refused as a request: 422 naming ``/content``.
+
+    A document that loads is checked against its own cases (``cases:``, app.engine.cases): each
+    failing case is a problem pointing at what it expected (``/cases/2/expect/total``)."""
     try:
-        return load_ruleset_text(text, vocabulary(), source="document"), []
+        rs = load_ruleset_text(text, vocabulary(), source="document")
     except LimitExceeded as exc:
         raise Unprocessable("the ruleset document is over a limit of this API (see docs/rulesets.md, Limits)",
                             errors=[{"pointer": "/content", "message": p.message} for p in exc.problems]) from None
     except RulesetError as exc:
         return None, [p.as_dict() for p in exc.problems]
+    result = run_cases(rs, vocabulary())
+    if not result.passed:
+        return None, [p.as_dict() for p in result.failures]
+    return rs, []
 
 
 def register(session: Session, text: str) -> tuple[Ruleset, bool]:
     """Register a new version; returns (ruleset, created). Same content again is a no-op."""
     rs, errors = validate_text(text)
     if rs is None:
-        raise Unprocessable("the ruleset document does not load", errors=[{"pointer": e["pointer"], "message": e["message"]} for e in errors])
+        raise Unprocessable("the ruleset document does not load or its own cases fail", errors=[{"pointer": e["pointer"], "message": e["message"]} for e in errors])
     if registry().get(rs.ref) is not None:
         raise Conflict(f"{rs.ref} is a built-in ruleset; register a new version instead")
     existing = session.scalar(select(RulesetVersion).where(RulesetVersion.name == rs.name, RulesetVersion.version == rs.version))

@@ -119,3 +119,36 @@ def test_fact_vocabulary(client):
     assert items["procurement_actual"]["unit"] == "wan_yuan"
     assert items["procurement_actual"]["unit_label"] == "万元"
     assert items["satisfaction_rate"]["unit"] == "percent"
+
+
+def _with_case(expected_total: str) -> str:
+    return _custom() + f"""\
+cases:
+  - name: 95% 采购执行率
+    facts: {{procurement_planned: 100, procurement_actual: 95}}
+    answers: {{"1.2": {{score: 38, reason: 资料不全}}}}
+    expect: {{total: {expected_total}, grade: 优, status: complete, indicators: {{"1.1": 57}}}}
+"""
+
+
+def test_validate_runs_the_rulesets_own_cases(client):
+    ok = client.post("/v1/rulesets:validate", json={"content": _with_case("95")})
+    assert ok.status_code == 200
+    assert ok.json()["valid"] is True
+    bad = client.post("/v1/rulesets:validate", json={"content": _with_case("96")})
+    assert bad.status_code == 200
+    body = bad.json()
+    assert body["valid"] is False
+    line = _with_case("96").splitlines().index('    expect: {total: 96, grade: 优, status: complete, indicators: {"1.1": 57}}') + 1
+    assert body["errors"] == [{"pointer": "/cases/0/expect/total",
+                               "message": f"line {line}, /cases/0/expect/total: case '95% 采购执行率': expected total 96, scored 95"}]
+
+
+def test_registration_refuses_a_ruleset_whose_cases_fail(client):
+    r = client.post("/v1/rulesets", json={"content": _with_case("96")})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/cases/0/expect/total"]
+    assert "test-district" not in {i["name"] for i in client.get("/v1/rulesets").json()["items"]}  # nothing stored
+    ok = client.post("/v1/rulesets", json={"content": _with_case("95")})
+    assert ok.status_code == 201, ok.text
