@@ -38,7 +38,9 @@ def test_every_fact_has_its_description_type_example_and_a_quoted_source():
         seeds = [s for s in fact.sources if s.quote is not None]
         assert seeds, f"{key} quotes no source document"
         for s in seeds:
-            assert s.document.endswith(".txt") and s.line is not None and s.line > 0, key
+            assert s.document.endswith(".txt"), key
+            assert s.line is not None, key
+            assert s.line > 0, key
         # the example is a value a submission may send, in the form a submission writes it
         values, problems = VOCABULARY.parse({key: fact.example})
         assert problems == [], (key, problems)
@@ -74,7 +76,7 @@ def test_every_quote_is_the_seed_documents_own_words_on_the_line_given():
 def test_a_fact_without_a_required_field_is_refused_with_its_line(field):
     data, lines = _document()
     del data["procurement_actual"][field]
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(ValueError, match=field) as exc:
         _load(data, lines)
     message = str(exc.value)
     assert f"facts.yaml:{lines['/procurement_actual']}: procurement_actual" in message
@@ -100,7 +102,7 @@ def test_a_malformed_fact_is_refused_saying_why(change, words):
     data, lines = _document()
     key = "procurement_actual"
     data[key].update(change)
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(ValueError, match=key) as exc:
         _load(data, lines)
     assert words in str(exc.value)
     assert key in str(exc.value)

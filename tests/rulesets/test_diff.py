@@ -83,15 +83,18 @@ def test_a_judgment_became_a_deduction(shenzhen):
 def test_the_adjustment_rate_is_measured_against_another_budget(shenzhen):
     e = entry(shenzhen, "2.1.2")
     old, new = term(e, "parts/adjustment/formula")
-    assert old is not None and old.endswith("/ budget_adjusted")
-    assert new is not None and new.endswith("/ budget_initial")
+    assert old is not None
+    assert old.endswith("/ budget_adjusted")
+    assert new is not None
+    assert new.endswith("/ budget_initial")
     assert len(e["rule"]) == 1  # the threshold, step, zero_if and judgments are the same
 
 
 def test_renames_matched_by_code(shenzhen):
     e = entry(shenzhen, "2.2.2")
     assert (e["from_name"], e["to_name"]) == ("项目监管", "项目管理")
-    assert e["rule"] == [] and e["points"] is None
+    assert e["rule"] == []
+    assert e["points"] is None
     assert entry(shenzhen, "3.3.1")["to_name"] == "社会效益、经济效益、生态效益及可持续影响等"
     assert shenzhen["summary"]["renamed"] == 2
 
@@ -139,7 +142,8 @@ def test_matched_by_name_when_the_code_changed_and_added_removed_otherwise():
     # 3.4.1 changed both code and name: removed, and 3.4.9 added with all its rule
     assert entry(doc, "3.4.1")["change"] == "removed"
     added = entry(doc, "3.4.9")
-    assert added["change"] == "added" and added["points"] == {"from": None, "to": "3"}
+    assert added["change"] == "added"
+    assert added["points"] == {"from": None, "to": "3"}
     assert ("kind", None, "checklist") in {(c["path"], c["from"], c["to"]) for c in added["rule"]}
     assert doc["summary"]["moved"] == 1
     assert "+ 新增 3.4.9 群众来信办理情况（3分，逐项评分（checklist））" in doc["text"]
@@ -153,8 +157,10 @@ def test_bands_rounding_and_grades_are_compared():
             .replace("mode: down", "mode: half_up").replace("{grade: 良, min: 80}", "{grade: 良, min: 75}"))
     doc = diff_rulesets(old, load_ruleset_text(text, REGISTRY.vocabulary))
     before, after = term(entry(doc, "2.3.2"), "bands")
-    assert before is not None and before.startswith("≥90.00%：1分；≥75.00%且<90.00%：0.7分")
-    assert after is not None and after.startswith("≥85.00%：1分；≥75.00%且<85.00%：0.7分")
+    assert before is not None
+    assert before.startswith("≥90.00%：1分；≥75.00%且<90.00%：0.7分")
+    assert after is not None
+    assert after.startswith("≥85.00%：1分；≥75.00%且<85.00%：0.7分")
     fields = {c["field"]: (c["from"], c["to"]) for c in doc["ruleset"]}
     assert fields["rounding"] == ("2位小数，截尾", "2位小数，四舍五入")
     assert fields["grades"] == ("优≥90，良≥80，中≥60，差≥0", "优≥90，良≥75，中≥60，差≥0")
@@ -190,3 +196,11 @@ def test_the_cli_prints_the_text_or_the_json():
     assert '"renamed": 2' in j.output
     bad = runner.invoke(cli, ["rulesets", "diff", "nowhere@1", "shenzhen"])
     assert bad.exit_code == 3
+
+
+def test_the_worked_example_in_the_docs_is_what_the_diff_says():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rulesets-diff.md").read_text(encoding="utf-8")
+    shown = doc.split("```text\n", 1)[1].split("```", 1)[0]
+    assert shown == diff_rulesets(ruleset("shenzhen@2021"), ruleset("shenzhen-yantian@2023"))["text"]
