@@ -3,6 +3,7 @@
     jixiao score FILE --ruleset NAME@VERSION [--format json|table|csv|html] [-o FILE]
     jixiao score FILE --ruleset NAME@VERSION --format xlsx -o FILE.xlsx
     jixiao rulesets list | show NAME@VERSION | validate [FILE ...] | test [FILE ...]
+    jixiao rulesets diff OLD NEW [--format text|json]   (NAME@VERSION or a ruleset file each)
     jixiao worker                       (a queue worker: app.jobs.worker)
 """
 
@@ -21,7 +22,7 @@ from app.engine.errors import InvalidInput, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.project import load_project_ruleset_text
 from app.engine.project_format import is_project_ruleset_text
-from app.engine.ruleset import RulesetRegistry, load_file, load_ruleset_text
+from app.engine.ruleset import Ruleset, RulesetRegistry, load_file, load_ruleset_text
 from app.engine.scoring import flatten, to_dict
 from app.engine.submission import SubmissionFileError, load_submission_file
 
@@ -277,6 +278,45 @@ def rulesets_test(
             typer.echo(f"     {p.message}")
     if failed:
         raise typer.Exit(1)
+
+
+class DiffFormat(StrEnum):
+    text = "text"  # the readable Chinese report
+    json = "json"  # the document GET /v1/rulesets/{name}/{version}/diff answers
+
+
+def _ruleset_arg(arg: str, reg: RulesetRegistry) -> Ruleset:
+    """A built-in ruleset by NAME@VERSION (NAME: its latest version), or a ruleset file."""
+    path = Path(arg)
+    if arg.endswith((".yaml", ".yml")) and path.is_file():
+        try:
+            return load_ruleset_text(path.read_text(encoding="utf-8"), reg.vocabulary, source=str(path))
+        except RulesetError as exc:
+            _fail("\n".join([f"{path} does not load:"] + [f"  {p.message}" for p in exc.problems]))
+            raise
+    rs = reg.resolve(arg)
+    if rs is None:
+        _fail(f"unknown ruleset '{arg}'; available: {', '.join(reg.refs())} (or give a ruleset file)", 3)
+        raise AssertionError
+    return rs
+
+
+@rulesets_app.command("diff")
+def rulesets_diff(
+    old: Annotated[str, typer.Argument(help="The version compared against: NAME@VERSION or a ruleset file")],
+    new: Annotated[str, typer.Argument(help="The version whose changes are shown: NAME@VERSION or a ruleset file")],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="text (Chinese report) or json")] = DiffFormat.text,
+) -> None:
+    """Show what changed from OLD to NEW: indicators added, removed, renamed or moved, points,
+    rules term by term, 加减分项 and the ruleset's own terms."""
+    from app.rulesets.diff import diff_rulesets
+
+    reg = _registry()
+    doc = diff_rulesets(_ruleset_arg(old, reg), _ruleset_arg(new, reg))
+    if fmt is DiffFormat.json:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(doc["text"], nl=False)
 
 
 def main() -> None:

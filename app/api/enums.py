@@ -63,3 +63,8 @@ def request_body(*examples: JsonDict) -> Callable[[JsonDict], None]:
             schema["examples"] = list(examples)
 
     return extra
+
+#: how an indicator (or 加减分项) of one ruleset version relates to another (GET …/diff)
+DiffChange = TypeAliasType("DiffChange", Literal["added", "removed", "changed"])
+#: how a changed indicator was matched across the two versions: by its code, or (code changed) by its name
+DiffMatch = TypeAliasType("DiffMatch", Literal["code", "name"])

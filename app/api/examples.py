@@ -34,15 +34,6 @@ _ADJUSTMENT_RESULT: Any = {'code': '+1',
  'points': '3',
  'reasons': ['自评表“工作表现加减分指标”自评加3分（文件未列明具体表彰事项）']}
 
-_FACT_DEFINITION: Any = {'key': 'budget_initial',
- 'name': '年初部门预算总额',
- 'unit': 'wan_yuan',
- 'unit_label': '万元',
- 'minimum': '0',
- 'maximum': '999999999999.999999',
- 'places': 6,
- 'description': None}
-
 _ENGAGEMENT_CREATE: Any = {'firm_tenant_id': '960391f1-eab3-5485-a56b-7a9078679b14',
  'unit_id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
  'fiscal_years': [2023]}
@@ -104,15 +95,6 @@ _UNIT_OUT: Any = {'id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
  'parent_id': '1bf680b8-be9b-5b1c-a8ec-d6bbd958a850',
  'created_at': '2024-03-15T09:31:57.603391Z',
  'updated_at': '2024-03-15T09:31:57.691692Z'}
-
-_FACT_VOCABULARY: Any = {'items': [_FACT_DEFINITION,
-           {'key': 'budget_adjusted',
-            'name': '调整后全年预算总额',
-            'unit': 'wan_yuan',
-            'unit_label': '万元',
-            'minimum': '0',
-            'maximum': None,
-            'description': None}]}
 
 _KEY_CREATED: Any = {'id': '4a0ca2b7-2823-548e-aaaa-572bd2fd5b31',
  'name': '智慧财政平台',
@@ -779,6 +761,157 @@ _SUBMISSION_WARNING: Any = {'code': 'answer_does_not_fit', 'ruleset': 'shenzhen-
                             'pointer': '/answers/3.3.1/score',
                             'message': 'a score is a number from 0 to 25 with at most 6 decimal places (a JSON number '
                                        'or its text); got "30"'}
+# GET /v1/facts and GET /v1/rulesets/{name}/{version}/diff (shenzhen-yantian@2023 against shenzhen@2021, abridged)
+_FACT_SOURCE: Any = {'document': '001_b4d05a7bd3cc8c65.txt',
+ 'where': '三、总体评价和整改措施 （二）部门整体支出绩效存在问题及改进措施 1. 政府采购执行情况指标评分 2 分',
+ 'line': 229,
+ 'quote': '实际政府采购金额为 318.98 万元，政府采购执行率为 97.67%',
+ 'url': None}
+
+_FACT_RULESET_READER: Any = {'ruleset': 'shenzhen-yantian@2023', 'indicators': [{'code': '2.1.1', 'name': '政府采购执行情况'}]}
+
+_FACT_DEFINITION: Any = {'key': 'procurement_actual',
+ 'name': '实际政府采购金额合计数',
+ 'unit': 'wan_yuan',
+ 'unit_label': '万元',
+ 'json_type': ['string', 'number'],
+ 'minimum': '0',
+ 'maximum': '999999999999.999999',
+ 'places': 6,
+ 'description': '本年度实际完成的政府采购金额合计，是政府采购执行率的分子；大于采购计划金额时该项得0分。',
+ 'taken_from': '决算报表：部门决算中的政府采购支出情况（决算公开“其他重要事项”政府采购支出总额）与政府采购管理系统的合同金额',
+ 'example': '318.98',
+ 'sources': [{'document': '001_b4d05a7bd3cc8c65.txt',
+              'where': '三、总体评价和整改措施 （二）部门整体支出绩效存在问题及改进措施 1. 政府采购执行情况指标评分 2 分',
+              'line': 229,
+              'quote': '实际政府采购金额为 318.98 万元，政府采购执行率为 97.67%',
+              'url': None},
+             {'document': '002_e6eb7eac0091a3e9.txt',
+              'where': '整体绩效自评信息指标评分表 · 指标评分表 · 预算执行情况 政府采购执行率（数据来源：决算报表）',
+              'line': 33,
+              'quote': '政府采购执行率=(实际采购金额合计数/采购计划金额合计数)×100%',
+              'url': None}],
+ 'read_by': [{'ruleset': 'huizhou-huidong@2023', 'indicators': [{'code': '2.1.4', 'name': '政府采购执行率'}]},
+             {'ruleset': 'shenzhen@2021', 'indicators': [{'code': '2.1.1', 'name': '政府采购执行情况'}]},
+             {'ruleset': 'shenzhen-yantian@2023', 'indicators': [{'code': '2.1.1', 'name': '政府采购执行情况'}]},
+             {'ruleset': 'yiyang-ziyang@2023', 'indicators': [{'code': '2.1.7', 'name': '政府采购执行率'}]}]}
+
+_FACT_VOCABULARY: Any = {'items': [_FACT_DEFINITION, {'key': 'staff_authorized',
+ 'name': '核定编制数（含工勤人员）',
+ 'unit': 'count',
+ 'unit_label': '人/项/个',
+ 'json_type': ['integer', 'string'],
+ 'minimum': '0',
+ 'maximum': '999999999',
+ 'places': 0,
+ 'description': '机构编制部门核定的编制数（含工勤人员编制），是财政供养人员控制率与资阳区在职人员控制率的分母。',
+ 'taken_from': '人事编制：机构编制部门核定的编制（“三定”方案、编制核定通知；机构编制实名制管理系统）',
+ 'example': 226,
+ 'sources': [{'document': '001_b4d05a7bd3cc8c65.txt',
+              'where': '一、单位基本情况 （四）2023年部门预算执行情况 4. 人员管理',
+              'line': 89,
+              'quote': '截至 2023 年 12 月 31 日，我校核定事业编制 226 人',
+              'url': None}],
+ 'read_by': [{'ruleset': 'shenzhen@2021', 'indicators': [{'code': '2.4.1', 'name': '财政供养人员控制率'}]},
+             {'ruleset': 'shenzhen-yantian@2023', 'indicators': [{'code': '2.4.1', 'name': '财政供养人员控制率'}]},
+             {'ruleset': 'yiyang-ziyang@2023', 'indicators': [{'code': '1.2.1', 'name': '在职人员控制率'}]}]}]}
+
+_INDICATOR_CHANGE: Any = {'change': 'changed',
+ 'code': '1.1.2',
+ 'name': '预算编制规范性',
+ 'level': 3,
+ 'matched_by': 'code',
+ 'from_code': '1.1.2',
+ 'to_code': '1.1.2',
+ 'from_name': '预算编制规范性',
+ 'to_name': '预算编制规范性',
+ 'points': None,
+ 'rule': [{'path': 'kind', 'from': 'judgment', 'to': 'deduction'},
+          {'path': 'per', 'from': None, 'to': '1'},
+          {'path': 'finding', 'from': None, 'to': '预算编制不符合财政部门当年度预算编制原则和要求（评价人列出）'}],
+ 'texts': [{'field': 'description',
+            'from': '部门（单位）预算编制是否符合财政部门当年度关于预算编制在规范性、完整性、细化程度…',
+            'to': '部门（单位）预算编制是否符合财政部门当年度关于预算编制的各项原则和要求，符合专项…'}]}
+
+_RULESET_DIFF: Any = {'from': {'ref': 'shenzhen@2021',
+          'content_hash': 'sha256:cc6d2782044922ca61ae72f1522ec243b063e9e1efd603aed9436a82dc7f2bb0'},
+ 'to': {'ref': 'shenzhen-yantian@2023',
+        'content_hash': 'sha256:595d64c98c2b90b5c3057575b9f723252d44103181778e4544852540ece524f7'},
+ 'identical': False,
+ 'summary': {'added': 0,
+             'removed': 0,
+             'renamed': 2,
+             'moved': 0,
+             'points_changed': 2,
+             'rules_changed': 4,
+             'texts_changed': 13,
+             'adjustments_changed': 0},
+ 'ruleset': [{'field': 'title', 'from': '部门整体支出绩效评价指标评分表', 'to': '部门整体支出绩效评价共性指标体系框架（2023年度修订）'},
+             {'field': 'region', 'from': '广东省深圳市', 'to': '广东省深圳市盐田区'},
+             {'field': 'fiscal_years', 'from': '2021', 'to': '2023'},
+             {'field': 'source', 'from': '004_3754851803868113.txt', 'to': '001_b4d05a7bd3cc8c65.txt'}],
+ 'indicators': [{'change': 'changed',
+                 'code': '1.1.2',
+                 'name': '预算编制规范性',
+                 'level': 3,
+                 'matched_by': 'code',
+                 'from_code': '1.1.2',
+                 'to_code': '1.1.2',
+                 'from_name': '预算编制规范性',
+                 'to_name': '预算编制规范性',
+                 'points': None,
+                 'rule': [{'path': 'kind', 'from': 'judgment', 'to': 'deduction'},
+                          {'path': 'per', 'from': None, 'to': '1'},
+                          {'path': 'finding', 'from': None, 'to': '预算编制不符合财政部门当年度预算编制原则和要求（评价人列出）'}],
+                 'texts': [{'field': 'description',
+                            'from': '部门（单位）预算编制是否符合财政部门当年度关于预算编制在规范性、完整性、细化程度…',
+                            'to': '部门（单位）预算编制是否符合财政部门当年度关于预算编制的各项原则和要求，符合专项…'}]},
+                {'change': 'changed',
+                 'code': '1.2.1',
+                 'name': '绩效目标完整性',
+                 'level': 3,
+                 'matched_by': 'code',
+                 'from_code': '1.2.1',
+                 'to_code': '1.2.1',
+                 'from_name': '绩效目标完整性',
+                 'to_name': '绩效目标完整性',
+                 'points': {'from': '3', 'to': '5'},
+                 'rule': [],
+                 'texts': [{'field': 'criteria',
+                            'from': '1. 部门（单位）按要求编报部门整体和项目的绩效目标，实现绩效目标全覆盖（3分）…',
+                            'to': '2. 没按要求编报绩效目标或绩效目标不符合要求的，一项扣1分，扣完为止。\n…'}]},
+                {'change': 'changed',
+                 'code': '2.2.2',
+                 'name': '项目管理',
+                 'level': 3,
+                 'matched_by': 'code',
+                 'from_code': '2.2.2',
+                 'to_code': '2.2.2',
+                 'from_name': '项目监管',
+                 'to_name': '项目管理',
+                 'points': None,
+                 'rule': [],
+                 'texts': [{'field': 'description',
+                            'from': '部门（单位）对所实施项目（包括部门主管的专项资金和专项经费分配给市、区实施的项目…',
+                            'to': '部门(单位)对所实施项目(包括部门主管的专项资金和专项经费分配给区实施的项目)的…'}]}],
+ 'adjustments': [],
+ 'text': 'shenzhen@2021 → shenzhen-yantian@2023\n'
+         '标题：部门整体支出绩效评价指标评分表 → 部门整体支出绩效评价共性指标体系框架（2023年度修订）\n'
+         '地区：广东省深圳市 → 广东省深圳市盐田区\n'
+         '适用年度：2021 → 2023\n'
+         '来源文件：004_3754851803868113.txt → 001_b4d05a7bd3cc8c65.txt\n'
+         '指标：新增0项，删除0项，改名2项，改编号0项，分值变动2项，评分规则变动4项，说明文字变动13项\n'
+         '~ 1.1.2 预算编制规范性\n'
+         '    评分方式：评价人判定（judgment） → 逐项扣分（deduction）\n'
+         '    每项扣分：（无） → 1\n'
+         '    扣分事项：（无） → 预算编制不符合财政部门当年度预算编制原则和要求（评价人列出）\n'
+         '    指标说明文字有改动\n'
+         '~ 1.2.1 绩效目标完整性\n'
+         '    分值：3 → 5\n'
+         '    评分标准文字有改动\n'
+         '~ 2.2.2 项目管理\n'
+         '    名称：项目监管 → 项目管理\n'
+         '    指标说明文字有改动\n'}
 
 SCHEMA_EXAMPLES: dict[str, Any] = {
     'JobCounts': _JOB_COUNTS,
@@ -859,4 +992,21 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'ScoreResult': _SCORE_RESULT,
     'SubmissionSchema': _SUBMISSION_SCHEMA,
     'SubmissionWarning': _SUBMISSION_WARNING,
+    # GET /v1/facts and GET …/diff
+    'FactSource': _FACT_SOURCE,
+    'FactIndicator': _FACT_RULESET_READER['indicators'][0],
+    'FactRulesetReader': _FACT_RULESET_READER,
+    'RulesetSide': _RULESET_DIFF['from'],
+    'RulesetFieldChange': _RULESET_DIFF['ruleset'][1],
+    'RuleTermChange': _INDICATOR_CHANGE['rule'][0],
+    'TextChange': _INDICATOR_CHANGE['texts'][0],
+    'PointsChange': {'from': '3', 'to': '5'},
+    'IndicatorChange': _INDICATOR_CHANGE,
+    'AdjustmentChange': {'change': 'changed', 'code': '+1', 'name': '工作表现加分', 'matched_by': 'code', 'from_code': '+1',
+                         'to_code': '+1', 'from_name': '工作表现加分', 'to_name': '工作表现加分',
+                         'terms': [{'path': 'maximum', 'from': '3', 'to': '5'}], 'texts': []},
+    'DiffSummary': _RULESET_DIFF['summary'],
+    'RulesetDiff': _RULESET_DIFF,
+    'DiffChange': 'changed',
+    'DiffMatch': 'code',
 }

@@ -26,7 +26,24 @@ UNITS = {
     "count": "人/项/个",
     "boolean": "是/否",
 }
-_FACT_KEYS = {"name", "unit", "min", "max", "places", "description"}
+#: The JSON types a submission may write a fact of each unit in (README, "How a submission writes
+#: each kind of fact"): an amount as decimal text or an exact number, a percentage only as text
+#: with its "%", a count as an integer or its digits, a yes/no as a boolean.
+JSON_TYPES: dict[str, tuple[str, ...]] = {
+    "wan_yuan": ("string", "number"),
+    "percent": ("string",),
+    "count": ("integer", "string"),
+    "boolean": ("boolean",),
+}
+_FACT_KEYS = {"name", "unit", "min", "max", "places", "description", "taken_from", "example", "sources"}
+_REQUIRED_KEYS = ("name", "unit", "description", "taken_from", "example", "sources")
+_SOURCE_KEYS = {"document", "line", "where", "quote", "url"}
+#: Longest text of each descriptive field (a 口径 is a paragraph; a quote is a sentence or two of
+#: its source): facts.yaml is the project's own file, the bounds keep GET /v1/facts small.
+TEXT_MAX = {"name": 200, "description": 1000, "taken_from": 300, "document": 200, "where": 300,
+            "quote": 500, "url": 500}
+#: Most sources one fact may cite.
+SOURCES_MAX = 8
 
 #: Upper bound of a fact, in the unit as entered, when facts.yaml gives none: far above any
 #: real budget (10^12 万元 is ten times China's whole public budget), low enough that every
@@ -44,6 +61,23 @@ NUMBER_TEXT_MAX = 40
 # also take "1_000", "Infinity" and non-ASCII digits such as "١٢").
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_FACT_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class FactSource:
+    """Where a fact's 口径 was written down from: a seed document's own words (``line`` and
+    ``quote``), or a national rule the seeds do not spell out (``url``)."""
+
+    document: str
+    where: str
+    line: int | None = None
+    quote: str | None = None
+    url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"document": self.document, "where": self.where, "line": self.line, "quote": self.quote,
+                "url": self.url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +88,15 @@ class FactDef:
     min: Decimal
     max: Decimal
     places: int
-    description: str | None = None
+    description: str = ""
+    taken_from: str = ""
+    #: a value as a submission writes it (checked against the fact's bounds when loaded)
+    example: Any = None
+    sources: tuple[FactSource, ...] = ()
+
+    @property
+    def json_type(self) -> list[str]:
+        return list(JSON_TYPES[self.unit])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,15 +104,73 @@ class FactDef:
             "name": self.name,
             "unit": self.unit,
             "unit_label": UNITS[self.unit],
+            "json_type": self.json_type,
             "minimum": None if self.unit == "boolean" else _plain(self.min),
             "maximum": None if self.unit == "boolean" else _plain(self.max),
             "places": None if self.unit == "boolean" else self.places,
             "description": self.description,
+            "taken_from": self.taken_from,
+            "example": self.example,
+            "sources": [s.as_dict() for s in self.sources],
         }
 
 
 def _plain(d: Decimal) -> str:
     return format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
+
+
+def _text_field(spec: dict[str, Any], key: str, where: str, pointer: str, problems: list[Problem],
+                required: bool = True) -> str | None:
+    """A non-empty, bounded text field of facts.yaml (``None`` when absent and optional)."""
+    value = spec.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(Problem(f"{pointer}/{key}", f"{where}: {key} must be non-empty text"))
+        return None
+    if len(value) > TEXT_MAX[key]:
+        problems.append(Problem(f"{pointer}/{key}", f"{where}: {key} has {len(value)} characters, at most {TEXT_MAX[key]}"))
+        return None
+    return value.strip()
+
+
+def _sources(spec: Any, where: str, pointer: str, problems: list[Problem]) -> tuple[FactSource, ...]:
+    """The ``sources`` of a fact: 1 to :data:`SOURCES_MAX`, at least one a seed's own words."""
+    if not isinstance(spec, list) or not spec or len(spec) > SOURCES_MAX:
+        problems.append(Problem(pointer, f"{where}: sources must list 1 to {SOURCES_MAX} sources"))
+        return ()
+    out: list[FactSource] = []
+    for i, s in enumerate(spec):
+        p = f"{pointer}/{i}"
+        if not isinstance(s, dict):
+            problems.append(Problem(p, f"{where}: a source is a mapping {{document, where, line, quote}} or {{document, where, url}}"))
+            continue
+        unknown = set(s) - _SOURCE_KEYS
+        if unknown:
+            problems.append(Problem(p, f"{where}: unknown keys {sorted(unknown)} in source {i}"))
+            continue
+        before = len(problems)
+        document = _text_field(s, "document", where, p, problems)
+        place = _text_field(s, "where", where, p, problems)
+        quote = _text_field(s, "quote", where, p, problems, required=False)
+        url = _text_field(s, "url", where, p, problems, required=False)
+        line = s.get("line")
+        if line is not None and (isinstance(line, bool) or not isinstance(line, Decimal | int)
+                                 or line != int(line) or not 1 <= line <= 1_000_000):
+            problems.append(Problem(f"{p}/line", f"{where}: line must be a line number of the document"))
+        seed = line is not None and quote is not None
+        if url is not None and not url.startswith(("https://", "http://")):
+            problems.append(Problem(f"{p}/url", f"{where}: url must be an http(s) address"))
+        if seed == (url is not None) or (line is None) != (quote is None):
+            problems.append(Problem(p, f"{where}: source {i} cites either a seed document's words (line and quote) "
+                                       "or a national rule (url)"))
+        if len(problems) > before or document is None or place is None:
+            continue
+        out.append(FactSource(document, place, None if line is None else int(line), quote, url))
+    if out and not any(s.quote is not None for s in out):
+        problems.append(Problem(pointer, f"{where}: sources must quote the source document it was defined from "
+                                         "(document, line, quote)"))
+    return tuple(out)
 
 
 class Vocabulary:
@@ -88,33 +188,67 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         data, lines = load_yaml(path)
+        return cls.from_document(data, lines, path.name)
+
+    @classmethod
+    def from_document(cls, data: Any, lines: dict[str, int], source: str) -> Vocabulary:
+        """Check a parsed facts.yaml strictly (every key known, every field of its type, text
+        bounded, the example within the fact's own bounds, a quoted source); raise ValueError
+        listing every problem with its line."""
         problems: list[Problem] = []
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: the fact vocabulary must be a mapping")
+            raise ValueError(f"{source}: the fact vocabulary must be a mapping")
         facts: dict[str, FactDef] = {}
         for key, spec in data.items():
-            where = f"{path.name}:{lines.get('/' + key, '?')}: {key}"
+            pointer = "/" + _escape(str(key))
+            where = f"{source}:{lines.get(pointer, '?')}: {key}"
             if not isinstance(spec, dict):
-                problems.append(Problem(f"/{key}", f"{where}: must be a mapping"))
+                problems.append(Problem(pointer, f"{where}: must be a mapping"))
+                continue
+            if not isinstance(key, str) or not _FACT_KEY.fullmatch(key):
+                problems.append(Problem(pointer, f"{where}: a fact key is lower-case letters, digits and '_' (at most 64)"))
                 continue
             unknown = set(spec) - _FACT_KEYS
             if unknown:
-                problems.append(Problem(f"/{key}", f"{where}: unknown keys {sorted(unknown)}"))
+                problems.append(Problem(pointer, f"{where}: unknown keys {sorted(unknown)}"))
+            missing = [k for k in _REQUIRED_KEYS if k not in spec]
+            if missing:
+                problems.append(Problem(pointer, f"{where}: missing {', '.join(missing)} (every fact has a name, unit, "
+                                                 "description of its 口径, taken_from, example and sources)"))
+                continue
             unit = spec.get("unit")
             if unit not in UNITS:
-                problems.append(Problem(f"/{key}/unit", f"{where}: unit must be one of {sorted(UNITS)}"))
+                problems.append(Problem(f"{pointer}/unit", f"{where}: unit must be one of {sorted(UNITS)}"))
                 continue
             lo = Decimal(str(spec.get("min", 0)))
             hi = Decimal(str(spec.get("max", DEFAULT_MAX.get(unit, 1))))
             places = spec.get("places", DEFAULT_PLACES.get(unit, 0))
             if hi > DEFAULT_MAX.get(unit, hi) or not isinstance(places, Decimal | int) \
                     or places != int(places) or not 0 <= places <= DEFAULT_PLACES.get(unit, 0):
-                problems.append(Problem(f"/{key}", f"{where}: max and places may only narrow the defaults "
-                                                   f"of the unit ({DEFAULT_MAX.get(unit)}, {DEFAULT_PLACES.get(unit)})"))
+                problems.append(Problem(pointer, f"{where}: max and places may only narrow the defaults "
+                                                 f"of the unit ({DEFAULT_MAX.get(unit)}, {DEFAULT_PLACES.get(unit)})"))
                 continue
-            facts[key] = FactDef(
-                key, str(spec.get("name", key)), unit, lo, hi, int(places), spec.get("description"),
-            )
+            before = len(problems)
+            name = _text_field(spec, "name", where, pointer, problems)
+            description = _text_field(spec, "description", where, pointer, problems)
+            taken_from = _text_field(spec, "taken_from", where, pointer, problems)
+            sources = _sources(spec.get("sources"), where, f"{pointer}/sources", problems)
+            if len(problems) > before or name is None or description is None or taken_from is None:
+                continue
+            fact = FactDef(key, name, unit, lo, hi, int(places), description, taken_from, None, sources)
+            example = spec.get("example")
+            try:
+                # The example is checked as a submission's value is (and kept as written: an
+                # integer stays an integer, a count's Decimal from YAML becomes one).
+                cls._parse_one(fact, example)
+            except ValueError as exc:
+                problems.append(Problem(f"{pointer}/example", f"{where}: example {example!r}: {exc}"))
+                continue
+            if isinstance(example, Decimal):
+                # YAML numbers load as Decimal; a count's example is shown as the integer it is, an
+                # amount's as its decimal text (the form the API answers amounts in).
+                example = int(example) if unit == "count" else _text(example)
+            facts[key] = FactDef(key, name, unit, lo, hi, int(places), description, taken_from, example, sources)
         if problems:
             raise ValueError("\n".join(p.message for p in problems))
         return cls(facts)
@@ -156,7 +290,8 @@ class Vocabulary:
                 out[key] = _text(v)
         return out
 
-    def _parse_one(self, fact: FactDef, value: Any) -> Any:
+    @classmethod
+    def _parse_one(cls, fact: FactDef, value: Any) -> Any:
         if fact.unit == "boolean":
             if isinstance(value, bool):
                 return value
@@ -169,10 +304,10 @@ class Vocabulary:
                     "a percentage must be written with its unit, as a string such as \"97.67%\""
                 )
             number = _decimal(value.strip()[:-1])
-            self._check_range(fact, number)
+            cls._check_range(fact, number)
             return number / 100
         number = _decimal(value)
-        self._check_range(fact, number)
+        cls._check_range(fact, number)
         return number
 
     @staticmethod

@@ -24,3 +24,16 @@ GRADE_CODES = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
 
 def grade_code(grade: str | None) -> str | None:
     return None if grade is None else GRADE_CODES.get(grade)
+
+#: the rule kinds of a ruleset file and their Chinese names (the ruleset diff prints them)
+RULE_KIND_LABELS = {
+    "judgment": "评价人判定",
+    "checklist": "逐项评分",
+    "rate": "按比率计分",
+    "bands": "分档计分",
+    "deduction": "逐项扣分",
+    "step_deduction": "超限按步扣分",
+    "quarterly": "分季度计分",
+    "cohort_relative": "与同类均值比较",
+    "composite": "分项计分",
+}

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.api.deps import Route, SessionDep
-from app.api.problems import Unprocessable, responses
+from app.api.problems import NotFound, Unprocessable, responses
 from app.auth.deps import ADMIN, ASSESS, READ, SUBMIT  # noqa: F401
 from app.engine.rules import fmt
 from app.engine.ruleset import Indicator, Ruleset
 from app.rulesets import requirements, service
+from app.rulesets.diff import diff_rulesets
 from app.rulesets.schemas import (
     FactDefinition,
     FactVocabulary,
     RulesetDetail,
+    RulesetDiff,
     RulesetDocument,
     RulesetList,
     RulesetRequirements,
@@ -25,6 +27,7 @@ from app.rulesets.schemas import (
     SubmissionSchema,
     ValidationReport,
 )
+from app.rulesets.vocabulary import fact_readers
 
 router = APIRouter(route_class=Route, tags=["rulesets"])
 
@@ -174,7 +177,34 @@ def register_ruleset(
 
 @router.get("/v1/facts", dependencies=[READ], operation_id="listFacts", summary="The fact vocabulary", response_model=FactVocabulary, responses=responses(),
             tags=["facts"])
-def list_facts() -> dict[str, Any]:
-    """Every fact a submission may carry: key, Chinese name, unit and allowed range. Shared by all rulesets."""
+def list_facts(session: SessionDep) -> dict[str, Any]:
+    """Every fact a submission may carry: key, Chinese name, unit, JSON type and allowed range; its 口径
+    (what the figure is), where a unit takes it from, an example and the source text it was defined
+    from; and the rulesets (built-in and registered) and indicators that read it. Shared by all rulesets."""
     vocab = service.vocabulary()
-    return {"items": [FactDefinition(**f.as_dict()) for f in vocab.facts.values()]}
+    readers = fact_readers(service.all_rulesets(session))
+    return {"items": [FactDefinition(**f.as_dict(), read_by=readers.get(f.key, [])) for f in vocab.facts.values()]}
+
+
+# --------------------------------------------------------------------------- diff
+
+AgainstQuery = Annotated[str, Query(
+    min_length=1, max_length=200, pattern=r"^[a-z][a-z0-9-]*[a-z0-9](@[0-9A-Za-z][0-9A-Za-z._-]*)?$",
+    description="The version to compare with, NAME@VERSION (NAME alone: its latest version); the answer "
+                "lists what changed from it to this one",
+    examples=["shenzhen@2021"])]
+
+
+@router.get("/v1/rulesets/{name}/{version}/diff", dependencies=[READ], operation_id="diffRuleset",
+            summary="Compare two ruleset versions", response_model=RulesetDiff, responses=responses(404, 422))
+def diff_ruleset(name: NamePath, version: VersionPath, against: AgainstQuery, session: SessionDep) -> dict[str, Any]:
+    """What changed from `against` to this version: indicators added, removed, renamed (matched by
+    code) or moved (matched by name), points, rules term by term (kind, formula, bands, cap, items,
+    parts, rounding of the ruleset, grades …), 加减分项 and the ruleset's own terms; `text` is the
+    same as a readable Chinese report. Built-in and registered versions alike."""
+    new = service.get(session, name, version)
+    try:
+        old = service.resolve(session, against)
+    except NotFound as exc:
+        raise NotFound(str(exc), errors=[{"parameter": "against", "message": str(exc)}], extra=exc.extra) from None
+    return diff_rulesets(old, new)

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from app.api.enums import AssessmentStatus, GradeCode, request_body
+from app.api.enums import AssessmentStatus, DiffChange, DiffMatch, GradeCode, request_body
 from app.api.limits import Answers, Facts, Overrides
 from app.assessments.schemas import AdjustmentResult, AssessmentWarning, IndicatorResult, RulesetRef
 
@@ -79,15 +79,49 @@ class ValidationReport(BaseModel):
     errors: list[dict[str, str]] = Field(default_factory=list, description="Each problem with a JSON pointer into the document and a message naming the line")
 
 
+class FactSource(BaseModel):
+    """Where a fact's 口径 was written down from: a seed document's own words (`line` and `quote`),
+    or a national rule the seed documents do not spell out (`url`)."""
+
+    document: str = Field(description="The source document: a seed file name, or the title of a national rule",
+                          examples=["001_b4d05a7bd3cc8c65.txt"])
+    where: str = Field(description="The section or indicator of the document", examples=["四、部门整体支出绩效评价指标评分情况 · 2.1.1 政府采购执行情况"])
+    line: int | None = Field(description="Line of the seed document holding the quote (null for a national rule)")
+    quote: str | None = Field(description="The document's own words the fact was defined from (null for a national rule)")
+    url: str | None = Field(description="Address of a national rule (null for a seed document)")
+
+
+class FactIndicator(BaseModel):
+    code: str = Field(examples=["2.1.1"])
+    name: str = Field(examples=["政府采购执行情况"])
+
+
+class FactRulesetReader(BaseModel):
+    """A ruleset version that reads the fact, and which of its indicators do."""
+
+    ruleset: str = Field(description="NAME@VERSION", examples=["shenzhen-yantian@2023"])
+    indicators: list[FactIndicator]
+
+
 class FactDefinition(BaseModel):
     key: str = Field(examples=["procurement_actual"])
     name: str = Field(examples=["实际政府采购金额合计数"])
-    unit: str = Field(examples=["wan_yuan"])
+    unit: str = Field(examples=["wan_yuan"], description="wan_yuan (万元), percent, count or boolean (yes/no)")
     unit_label: str = Field(examples=["万元"])
+    json_type: list[str] = Field(description="The JSON types a submission may write the value in: an amount as a "
+                                             "decimal string or a number, a percentage only as a string ending in %, "
+                                             "a count as an integer or its digits, a yes/no as a boolean",
+                                 examples=[["string", "number"]])
     minimum: str | None = Field(default=None, description="The smallest value allowed (null for yes/no facts)")
     maximum: str | None = Field(default=None, description="The largest value allowed (null for yes/no facts)")
     places: int | None = Field(default=None, description="Most decimal places a value may have (percent: in %)")
-    description: str | None = None
+    description: str = Field(description="The figure's 口径: what it is, what it is measured against, what reads it")
+    taken_from: str = Field(description="Where a unit takes the figure from (预算批复, 预算执行, 决算报表 and which table, "
+                                        "资产报表, 人事编制 …)")
+    example: bool | int | str = Field(description="A value as a submission writes it")
+    sources: list[FactSource] = Field(description="The text the fact was defined from; at least one quotes a seed document")
+    read_by: list[FactRulesetReader] = Field(description="The ruleset versions (built-in and registered) whose indicators read the "
+                                                  "fact; empty when none does")
 
 
 class FactVocabulary(BaseModel):
@@ -266,3 +300,100 @@ class ScoreResult(BaseModel):
 
 class SubmissionSchema(RootModel[dict[str, Any]]):
     """A JSON Schema (2020-12) document (`$schema`, `$id`, `properties` …: JSON Schema's own keywords)."""
+# --------------------------------------------------------------------------- diff (GET …/diff)
+
+_FROM = "The value in the version compared against (null: absent there)"
+_TO = "The value in this version (null: absent here)"
+
+
+class _Pair(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from", description=_FROM)
+    to: str | None = Field(description=_TO)
+
+
+class RulesetSide(BaseModel):
+    ref: str = Field(description="NAME@VERSION", examples=["shenzhen@2021"])
+    content_hash: str
+
+
+class RulesetFieldChange(_Pair):
+    """A term of the ruleset itself: title, region, fiscal_years, source, total_points, rounding,
+    bounds or grades (as text)."""
+
+    field: str = Field(examples=["region"])
+
+
+class RuleTermChange(_Pair):
+    """One term of an indicator's rule, by its path: kind, formula, cap, bands, zero_if,
+    nothing_to_count, threshold, step, per, steps, counts, finding, items/{key}/text|points|fact|met_if,
+    parts/{key}/name|points|<term>, targets, quarter_points, average_points, mean, at_or_above, below,
+    display, label, not_applicable, transfer_to; for a 加减分项: kind, per, maximum."""
+
+    path: str = Field(examples=["parts/adjustment/formula"])
+
+
+class TextChange(_Pair):
+    """指标说明 (description) or 评分标准 (criteria) whose wording changed (full-width against ASCII
+    punctuation and whitespace are not changes)."""
+
+    field: str = Field(examples=["criteria"])
+
+
+class PointsChange(_Pair):
+    pass
+
+
+class IndicatorChange(BaseModel):
+    change: DiffChange
+    code: str = Field(description="The code in this version (in the other for a removed indicator)", examples=["2.2.2"])
+    name: str = Field(examples=["项目管理"])
+    level: int
+    matched_by: DiffMatch | None = Field(description="How a changed indicator was matched (null when added or removed)")
+    from_code: str | None
+    to_code: str | None
+    from_name: str | None
+    to_name: str | None
+    points: PointsChange | None = Field(description="Points before and after (null when unchanged)")
+    rule: list[RuleTermChange] = Field(description="The rule's changed terms (an added or removed indicator: all of them)")
+    texts: list[TextChange]
+
+
+class AdjustmentChange(BaseModel):
+    change: DiffChange
+    code: str
+    name: str
+    matched_by: DiffMatch | None
+    from_code: str | None
+    to_code: str | None
+    from_name: str | None
+    to_name: str | None
+    terms: list[RuleTermChange]
+    texts: list[TextChange]
+
+
+class DiffSummary(BaseModel):
+    added: int
+    removed: int
+    renamed: int = Field(description="Matched indicators whose name changed")
+    moved: int = Field(description="Indicators matched by name whose code changed")
+    points_changed: int
+    rules_changed: int
+    texts_changed: int
+    adjustments_changed: int
+
+
+class RulesetDiff(BaseModel):
+    """What changed from the version compared against (`from`) to this one (`to`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: RulesetSide = Field(alias="from")
+    to: RulesetSide
+    identical: bool = Field(description="Nothing that scores or is shown differs")
+    summary: DiffSummary
+    ruleset: list[RulesetFieldChange]
+    indicators: list[IndicatorChange] = Field(description="Changed, added and removed indicators (一级 to leaf), by code")
+    adjustments: list[AdjustmentChange] = Field(description="Changed, added and removed 加减分项")
+    text: str = Field(description="The same, as a readable Chinese report (one change a line)")
