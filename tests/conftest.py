@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JIXIAO_WORKERS_OUTLIVE_APP", "1")
 # Rate limits would refuse the suite's bursts; tests/api/test_ratelimit.py turns them on for its own app.
 os.environ.setdefault("JIXIAO_RATE_LIMIT_ENABLED", "0")
-TABLES = ("idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
+# The webhook tests' receivers listen on 127.0.0.1 (loopback is refused otherwise: app.webhooks.destinations).
+os.environ.setdefault("JIXIAO_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")
+TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints", "idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 
 
