@@ -7,10 +7,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev db db-stop migrate serve test fuzz openapi openapi-check lint bench bench-engine bench-api clean
+.PHONY: help install install-dev db db-stop migrate serve worker test fuzz openapi openapi-check lint bench bench-engine bench-api clean
 
 help:
 	@echo "make serve     set up and serve the API on $(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
+	@echo "make worker    a queue worker (jobs; make serve runs one in-process unless JIXIAO_JOBS_WORKER_IN_PROCESS=0)"
 	@echo "make test      set up and run the test suite against a real PostgreSQL"
 	@echo "make fuzz      schemathesis against a served instance (admin key, read key, no key)"
 	@echo "make openapi   regenerate openapi/openapi.json from the app"
@@ -49,6 +50,10 @@ migrate: db
 serve: migrate
 	@$(BIN)/python -m app.keys_hint || true
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+# a queue worker of its own (any number of them, on any machine sharing the database)
+worker: migrate
+	$(BIN)/jixiao worker
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
     jixiao score FILE --ruleset NAME@VERSION [--format json|table|csv|html] [-o FILE]
     jixiao score FILE --ruleset NAME@VERSION --format xlsx -o FILE.xlsx
     jixiao rulesets list | show NAME@VERSION | validate [FILE ...]
+    jixiao worker                       (a queue worker: app.jobs.worker)
 """
 
 from __future__ import annotations
@@ -212,6 +213,15 @@ def rulesets_validate(
                 typer.echo(f"     {p.message}")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("worker")
+def worker_cmd() -> None:
+    """Run a queue worker: job chunks (and every other queued task) until SIGINT or SIGTERM.
+    Any number of workers, on any machines, share the work through the database (DATABASE_URL)."""
+    from app.jobs.worker import run
+
+    run()
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
 from app.auth.tenants import router as tenants_router
 from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
+from app.jobs import worker as jobs_worker
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
@@ -63,6 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().threads
     workers.warm()  # worker processes start in the background (if not already running)
     purging = asyncio.create_task(_purge_idempotency()) if get_settings().idempotency_purge_minutes else None
+    queue_worker = jobs_worker.start_in_process()  # JIXIAO_JOBS_WORKER_IN_PROCESS (app.jobs.worker)
     if not gc.get_freeze_count():
         # Everything loaded so far (modules, rulesets, the app) lives as long as the process: out
         # of the cyclic collector's sight, a full collection under load scans ~15k objects, not
@@ -72,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if purging is not None:
         purging.cancel()
+    await jobs_worker.stop_in_process(queue_worker)
     if not get_settings().workers_outlive_app:
         workers.shutdown()  # in order, not by signal: no worker left behind, nothing for the resource tracker
 

@@ -90,6 +90,27 @@ class Settings(BaseSettings):
     #: Hours the secret before a rotation still signs deliveries (beside the new one).
     webhook_previous_secret_hours: int = Field(default=24, ge=0, le=24 * 30)
 
+    #: Jobs (app.jobs): ``make serve`` (the app's lifespan) runs one queue worker in the API process,
+    #: so that one machine needs no second command; off where separate ``jixiao worker`` processes
+    #: (any number, on any machines sharing the database) do the work.
+    jobs_worker_in_process: bool = True
+    #: Items of an ``assessments`` job (and units of a ``rescore``) done in one chunk: one
+    #: transaction, one queue task. A killed worker loses at most one chunk's work, which is retried.
+    jobs_chunk_size: int = Field(default=500, ge=1, le=5000)
+    #: Largest ``assessments`` job (items) and ``rescore`` job (units).
+    jobs_max_items: int = Field(default=100_000, ge=1)
+    #: Largest POST /v1/jobs body (bytes); every other route keeps ``max_body_bytes``.
+    jobs_max_body_bytes: int = 1024 * 1024 * 1024
+    #: Chunks one worker process runs at once (procrastinate's concurrency).
+    jobs_worker_concurrency: int = Field(default=1, ge=1)
+    #: Seconds between a worker's heartbeats, and without one after which its running chunks are
+    #: taken for stalled (the worker died) and queued again (procrastinate's heartbeat).
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    jobs_stalled_seconds: float = Field(default=30.0, gt=0)
+    #: Attempts of a chunk that fails with an error (not a refused item: those are results) before
+    #: its job fails.
+    jobs_max_attempts: int = Field(default=5, ge=1)
+
     #: Rate limits on /v1 (app.api.ratelimit): 429 with Retry-After and RateLimit headers.
     rate_limit_enabled: bool = True
     #: Requests per API key, in the notation of the ``limits`` library (several with ";":

@@ -63,10 +63,10 @@ def test_migrations_round_trip_and_match_models(database):
             tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")).scalar()
         assert tables == 0, "downgrade base left tables behind"
         command.upgrade(cfg, "head")
-        from app.db.models import Base
+        from app.db.models import Base, include_name
 
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
             diff = compare_metadata(ctx, Base.metadata)
         engine.dispose()
         assert diff == [], f"models and migrations differ: {diff}"

@@ -287,6 +287,81 @@ class AuditEntry(Base):
     )
 
 
+# --------------------------------------------------------------------------- jobs (migration 0010)
+
+#: a job's states, in the order it can pass through them (app.jobs)
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_KINDS = ("assessments", "rescore")
+
+
+class Job(Base):
+    """Asynchronous work of a tenant (app.jobs): its kind, state, counts and times. The work is done
+    chunk by chunk by queue workers; the counts move as each chunk commits."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    #: the API key that made it (its chunks are audited as that key)
+    key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    #: what a rescore scores (ruleset, fiscal year, cohort); {} for assessments
+    params: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    #: the X-Request-Id of the request that made it (its chunks' audit entries carry it too)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    items_total: Mapped[int] = mapped_column(Integer)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunks_total: Mapped[int] = mapped_column(Integer)
+    chunks_done: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    stored: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    refused: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    #: why it failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"state IN {JOB_STATES}", name="state"),
+        CheckConstraint(f"kind IN {JOB_KINDS}", name="kind"),
+        Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+
+class JobChunk(Base):
+    """A chunk of a job: its items as sent (assessments) or its units (rescore), stored with the job,
+    and when its task was queued and done."""
+
+    __tablename__ = "job_chunks"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    #: the index of its first item in the job
+    first_item: Mapped[int] = mapped_column(Integer)
+    #: its items: an LZ4 frame (app.db.packed) of NDJSON lines (an item each, as sent) or of unit ids
+    items: Mapped[bytes] = mapped_column(LargeBinary)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobItem(Base):
+    """One item's outcome: stored (its assessment) or refused (its problem). One row per (job, item):
+    the primary key is what makes a retried chunk unable to store an item twice."""
+
+    __tablename__ = "job_items"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    item: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    #: 201 when stored, else the problem's status
+    status: Mapped[int] = mapped_column(Integer)
+    assessment_id: Mapped[uuid.UUID | None] = mapped_column()
+    #: the item's answer, as a batch item's (app.assessments.schemas.BatchItemResult)
+    result: Mapped[dict[str, Any]] = mapped_column(JsonB)
+
+
 class WebhookEndpoint(Base):
     """Where a tenant receives events (app.webhooks, migration 0011). The signing secret is kept
     encrypted (app.webhooks.secrets): it is needed to sign, so it cannot be a hash."""
@@ -379,3 +454,9 @@ class WebhookAttempt(Base):
         Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),
         Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
     )
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's filter of database objects to compare with these models: procrastinate's own tables
+    (the job queue, created by migration 0010 from its schema file) are not models."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))

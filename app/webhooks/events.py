@@ -25,8 +25,10 @@ Webhooks specification suggests); ``webhook-id`` is the event's id, the same on 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy.orm import Session
 from typing_extensions import TypeAliasType
 
@@ -40,11 +42,18 @@ EVENT_TYPES: tuple[str, ...] = EventType.__value__.__args__
 _EMIT = "SELECT jixiao_webhook_emit(%s, %s, %s::jsonb)"
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact, as the API writes decimals
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def emit(session: Session, tenant_id: uuid.UUID, type_: str, data: dict[str, Any]) -> uuid.UUID | None:
     """Write an event for ``tenant_id`` in the session's transaction (the transaction's own tenant,
     or one engaged with it: the SQL function refuses others); its id, or None when no endpoint
     listens. ``data`` is JSON (ids and times as text; Decimals as strings)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type_!r}")
-    row = sql.first(session, _EMIT, (tenant_id, type_, sql.dumps(data)))
+    document = orjson.dumps(data, default=_text).decode()
+    row = sql.first(session, _EMIT, (tenant_id, type_, document))
     return row[0] if row else None

@@ -1,0 +1,2 @@
+"""Jobs: asynchronous work on the PostgreSQL-backed queue (app.jobs.queue), done in chunks by
+workers (app.jobs.worker, app.jobs.tasks)."""
