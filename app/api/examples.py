@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.webhooks.examples import WEBHOOK_EXAMPLES
+
 _NAMED_VALUE: Any = {'name': '政府采购执行率', 'value': '97.66%'}
 
 _TENANT_OUT: Any = {'id': '086a2ee5-8c5b-544b-a116-6ab3b0cf8667', 'name': 'tenant-a'}
@@ -710,4 +712,5 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'AssessmentWarning': _WARNING,
     'IndicatorOverride': {'score': '2', 'reason': '调整事项经区政府批准'},
     'FactValues': {'procurement_planned': '326.61', 'procurement_actual': '318.98'},
+    **WEBHOOK_EXAMPLES,
 }

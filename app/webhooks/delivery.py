@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from app import metrics
@@ -171,42 +172,49 @@ _DISABLE = ("UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), 
 
 def record(delivery_id: uuid.UUID, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, attempt_no: int,
            outcome: Outcome) -> None:
-    """The attempt, the delivery's new state and what follows, in one transaction."""
+    """The attempt, the delivery's new state and what follows, in one transaction (counted in the
+    metrics once committed)."""
     from app.db.session import get_sessionmaker
 
     with get_sessionmaker()() as session, session.begin():
         scoping.set_tenant(session, tenant_id)
-        sql.run(session, _LOG, (tenant_id, endpoint_id, delivery_id, outcome.outcome, outcome.status,
-                                outcome.latency_ms, outcome.excerpt, outcome.error))
-        sql.run(session, _TRIM, {"e": endpoint_id, "keep": LOG_PER_ENDPOINT})
-        if outcome.outcome == "succeeded":
-            sql.run(session, _SUCCEEDED, (outcome.status, delivery_id, attempt_no))
-            sql.run(session, "UPDATE webhook_endpoints SET last_success_at = now() WHERE id = %s", (endpoint_id,))
-            metrics.record_webhook_attempt(outcome.outcome, outcome.latency_ms, "delivered")
-            return
-        row = sql.first(session, _FAILED, (outcome.status, delivery_id, attempt_no))
-        if row is None:  # superseded while it ran (a manual redelivery): logged, nothing else
-            metrics.record_webhook_attempt(outcome.outcome, outcome.latency_ms, "superseded")
-            return
-        attempts, began = row
-        delay = retry_delay(attempts)
-        if delay is not None:
-            due = datetime.now(UTC) + delay
-            sql.run(session, _RETRY, (due, delivery_id))
-            sql.run(session, _ENQUEUE, (delivery_id, tenant_id, attempt_no + 1, due))
-            metrics.record_webhook_attempt(outcome.outcome, outcome.latency_ms, "retried")
-            return
-        sql.run(session, _GIVE_UP, (delivery_id,))
-        metrics.record_webhook_attempt(outcome.outcome, outcome.latency_ms, "given_up")
-        reason = (f"disabled after {attempts} failed attempts of a delivery over "
-                  f"{_hours(datetime.now(UTC) - began)}: {outcome.error or outcome.outcome}")[:500]
-        disabled = sql.first(session, _DISABLE, (reason, endpoint_id, began))
-        if disabled is not None:
-            log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
-            metrics.WEBHOOK_ENDPOINTS_DISABLED.inc()
-            events.emit(session, tenant_id, "webhook_endpoint.disabled", {
-                "endpoint_id": str(endpoint_id), "url": disabled[0], "reason": reason,
-                "href": f"/v1/webhook-endpoints/{endpoint_id}"})
+        then, disabled = _record(session, delivery_id, tenant_id, endpoint_id, attempt_no, outcome)
+    metrics.record_webhook_attempt(outcome.outcome, outcome.latency_ms, then)
+    if disabled:
+        metrics.WEBHOOK_ENDPOINTS_DISABLED.inc()
+
+
+def _record(session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, endpoint_id: uuid.UUID,
+            attempt_no: int, outcome: Outcome) -> tuple[str, bool]:
+    """(what followed the attempt, whether the endpoint was disabled)."""
+    sql.run(session, _LOG, (tenant_id, endpoint_id, delivery_id, outcome.outcome, outcome.status,
+                            outcome.latency_ms, outcome.excerpt, outcome.error))
+    sql.run(session, _TRIM, {"e": endpoint_id, "keep": LOG_PER_ENDPOINT})
+    if outcome.outcome == "succeeded":
+        sql.run(session, _SUCCEEDED, (outcome.status, delivery_id, attempt_no))
+        sql.run(session, "UPDATE webhook_endpoints SET last_success_at = now() WHERE id = %s", (endpoint_id,))
+        return "delivered", False
+    row = sql.first(session, _FAILED, (outcome.status, delivery_id, attempt_no))
+    if row is None:  # superseded while it ran (a manual redelivery): logged, nothing else
+        return "superseded", False
+    attempts, began = row
+    delay = retry_delay(attempts)
+    if delay is not None:
+        due = datetime.now(UTC) + delay
+        sql.run(session, _RETRY, (due, delivery_id))
+        sql.run(session, _ENQUEUE, (delivery_id, tenant_id, attempt_no + 1, due))
+        return "retried", False
+    sql.run(session, _GIVE_UP, (delivery_id,))
+    reason = (f"disabled after {attempts} failed attempts of a delivery over "
+              f"{_hours(datetime.now(UTC) - began)}: {outcome.error or outcome.outcome}")[:500]
+    disabled = sql.first(session, _DISABLE, (reason, endpoint_id, began))
+    if disabled is None:
+        return "given_up", False
+    log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+    events.emit(session, tenant_id, "webhook_endpoint.disabled", {
+        "endpoint_id": str(endpoint_id), "url": disabled[0], "reason": reason,
+        "href": f"/v1/webhook-endpoints/{endpoint_id}"})
+    return "given_up", True
 
 
 def _hours(span: timedelta) -> str:

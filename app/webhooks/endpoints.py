@@ -19,16 +19,16 @@ from app.db.query import keyset_page
 from app.webhooks import service
 from app.webhooks.delivery import body_of
 from app.webhooks.schemas import (
-    AttemptPage,
-    DeliveryDetail,
-    DeliveryOut,
-    DeliveryPage,
-    DeliveryState,
-    EndpointCreate,
-    EndpointList,
-    EndpointOut,
-    EndpointUpdate,
-    EndpointWithSecret,
+    WebhookAttemptPage,
+    WebhookDeliveryDetail,
+    WebhookDeliveryOut,
+    WebhookDeliveryPage,
+    WebhookDeliveryState,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+    WebhookEndpointOut,
+    WebhookEndpointUpdate,
 )
 
 router = APIRouter(route_class=Route, tags=["webhooks"])
@@ -86,8 +86,8 @@ def _after(cursor: str | None) -> int | None:
 
 @router.post("/v1/webhook-endpoints", dependencies=[ADMIN], operation_id="createWebhookEndpoint",
              summary="Register a webhook endpoint", status_code=status.HTTP_201_CREATED,
-             response_model=EndpointWithSecret, responses=responses(422))
-def create_endpoint(body: EndpointCreate, session: SessionDep, request: Request, response: Response) -> dict[str, Any]:
+             response_model=WebhookEndpointCreated, responses=responses(422))
+def create_endpoint(body: WebhookEndpointCreate, session: SessionDep, request: Request, response: Response) -> dict[str, Any]:
     """Events of the listed types are POSTed to the URL, signed as the Standard Webhooks specification
     says (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the secret in this answer,
     which is shown once: store it now. Deliveries are retried with exponential backoff for about a
@@ -99,7 +99,7 @@ def create_endpoint(body: EndpointCreate, session: SessionDep, request: Request,
 
 
 @router.get("/v1/webhook-endpoints", dependencies=[ADMIN], operation_id="listWebhookEndpoints",
-            summary="List webhook endpoints", response_model=EndpointList, responses=responses(400, 422))
+            summary="List webhook endpoints", response_model=WebhookEndpointList, responses=responses(400, 422))
 def list_endpoints(session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 100) -> dict[str, Any]:
     """The tenant's endpoints, oldest first, without their secrets."""
     stmt = select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
@@ -111,15 +111,15 @@ def list_endpoints(session: SessionDep, cursor: CursorQuery = None, limit: Limit
 
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}", dependencies=[ADMIN], operation_id="getWebhookEndpoint",
-            summary="Get a webhook endpoint", response_model=EndpointOut, responses=responses(404))
+            summary="Get a webhook endpoint", response_model=WebhookEndpointOut, responses=responses(404))
 def get_endpoint(endpoint_id: EndpointId, session: SessionDep) -> dict[str, Any]:
     """The endpoint without its secret (shown only at creation and rotation)."""
     return _out(service.get(session, endpoint_id))
 
 
 @router.patch("/v1/webhook-endpoints/{endpoint_id}", dependencies=[ADMIN], operation_id="updateWebhookEndpoint",
-              summary="Change a webhook endpoint", response_model=EndpointOut, responses=responses(404, 422))
-def update_endpoint(endpoint_id: EndpointId, body: EndpointUpdate, session: SessionDep) -> dict[str, Any]:
+              summary="Change a webhook endpoint", response_model=WebhookEndpointOut, responses=responses(404, 422))
+def update_endpoint(endpoint_id: EndpointId, body: WebhookEndpointUpdate, session: SessionDep) -> dict[str, Any]:
     """Change the URL (checked as at registration), the events, the description, or enable and disable it."""
     return _out(service.update(session, endpoint_id, body))
 
@@ -136,7 +136,7 @@ def delete_endpoint(endpoint_id: EndpointId, session: SessionDep) -> Response:
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}:rotate-secret", dependencies=[ADMIN],
              operation_id="rotateWebhookSecret", summary="Rotate a webhook endpoint's secret",
-             response_model=EndpointWithSecret, responses=responses(404))
+             response_model=WebhookEndpointCreated, responses=responses(404))
 def rotate_secret(endpoint_id: EndpointId, session: SessionDep, request: Request, response: Response) -> dict[str, Any]:
     """A new secret, shown in this answer only. For a day (`previous_secret_expires_at`) deliveries
     carry a signature with the previous secret too, so the receiver can switch without missing one."""
@@ -146,9 +146,9 @@ def rotate_secret(endpoint_id: EndpointId, session: SessionDep, request: Request
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries", dependencies=[ADMIN],
             operation_id="listWebhookDeliveries", summary="List an endpoint's deliveries",
-            response_model=DeliveryPage, responses=responses(400, 404, 422))
+            response_model=WebhookDeliveryPage, responses=responses(400, 404, 422))
 def list_deliveries(endpoint_id: EndpointId, session: SessionDep,
-                    state: Annotated[DeliveryState | None, Query(description="Only deliveries in this state")] = None,
+                    state: Annotated[WebhookDeliveryState | None, Query(description="Only deliveries in this state")] = None,
                     cursor: CursorQuery = None, limit: LimitQuery = 100) -> dict[str, Any]:
     """Newest first: each event sent (or being sent) to the endpoint, its state and attempts."""
     stmt = (select(WebhookDelivery, WebhookEvent.type).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
@@ -169,7 +169,7 @@ def list_deliveries(endpoint_id: EndpointId, session: SessionDep,
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}", dependencies=[ADMIN],
             operation_id="getWebhookDelivery", summary="Get a delivery with its attempts",
-            response_model=DeliveryDetail, responses=responses(404))
+            response_model=WebhookDeliveryDetail, responses=responses(404))
 def get_delivery(endpoint_id: EndpointId, delivery_id: DeliveryId, session: SessionDep) -> dict[str, Any]:
     """The event as the receiver gets it and every attempt: outcome, status, latency, the answer's first 1 KiB."""
     row = service.delivery(session, endpoint_id, delivery_id)
@@ -183,7 +183,7 @@ def get_delivery(endpoint_id: EndpointId, delivery_id: DeliveryId, session: Sess
 
 @router.post("/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}:redeliver", dependencies=[ADMIN],
              operation_id="redeliverWebhook", summary="Deliver an event again",
-             status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryOut, responses=responses(404, 409))
+             status_code=status.HTTP_202_ACCEPTED, response_model=WebhookDeliveryOut, responses=responses(404, 409))
 def redeliver(endpoint_id: EndpointId, delivery_id: DeliveryId, session: SessionDep) -> dict[str, Any]:
     """Queue an attempt now (with the same `webhook-id`), and a new round of retries if it fails."""
     row = service.redeliver(session, endpoint_id, delivery_id)
@@ -194,7 +194,7 @@ def redeliver(endpoint_id: EndpointId, delivery_id: DeliveryId, session: Session
 
 @router.get("/v1/webhook-endpoints/{endpoint_id}/attempts", dependencies=[ADMIN],
             operation_id="listWebhookAttempts", summary="An endpoint's delivery log",
-            response_model=AttemptPage, responses=responses(400, 404, 422))
+            response_model=WebhookAttemptPage, responses=responses(400, 404, 422))
 def list_attempts(endpoint_id: EndpointId, session: SessionDep, cursor: CursorQuery = None,
                   limit: LimitQuery = 100) -> dict[str, Any]:
     """Every attempt, newest first (the latest 1,000 per endpoint are kept): outcome, HTTP status,

@@ -11,8 +11,10 @@ Who emits what:
 * ``assessment.created``: a trigger on ``assessments`` (migration 0011), for an assessment made by
   another tenant than the unit's owner (an audit firm under an engagement), to the owner: every
   path that stores assessments tells it in the insert's own statement;
-* ``submission.updated``: ``PUT /v1/units/{id}/submissions/{year}``, to the unit's owner;
-* ``engagement.created``, ``engagement.revoked``: to the audit firm and to the granting tenant;
+* ``submission.updated``: a trigger on ``submissions`` (one call per statement), for every new
+  version by any path, to the unit's owner;
+* ``engagement.created``, ``engagement.revoked``: triggers on ``engagements``, to the audit firm
+  and to the granting tenant;
 * ``job.succeeded``, ``job.failed``: the jobs' worker (app.jobs), to the job's tenant, with
   :func:`emit` in the transaction that finishes the job;
 * ``webhook_endpoint.disabled``: app.webhooks.delivery, to the tenant's other endpoints, when an
@@ -34,10 +36,10 @@ from typing_extensions import TypeAliasType
 
 from app.db import sql
 
-EventType = TypeAliasType("EventType", Literal[
+WebhookEventType = TypeAliasType("WebhookEventType", Literal[
     "assessment.created", "submission.updated", "engagement.created", "engagement.revoked",
     "job.succeeded", "job.failed", "webhook_endpoint.disabled"])
-EVENT_TYPES: tuple[str, ...] = EventType.__value__.__args__
+EVENT_TYPES: tuple[str, ...] = WebhookEventType.__value__.__args__
 
 _EMIT = "SELECT jixiao_webhook_emit(%s, %s, %s::jsonb)"
 

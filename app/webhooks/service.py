@@ -18,7 +18,7 @@ from app.auth.scoping import current_tenant
 from app.db import sql
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.webhooks import destinations, secrets
-from app.webhooks.schemas import EndpointCreate, EndpointUpdate
+from app.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 
 
 def check_url(url: str) -> None:
@@ -37,7 +37,7 @@ def get(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     return row
 
 
-def create(session: Session, body: EndpointCreate) -> tuple[WebhookEndpoint, str]:
+def create(session: Session, body: WebhookEndpointCreate) -> tuple[WebhookEndpoint, str]:
     check_url(body.url)
     secret = secrets.new_secret()
     row = WebhookEndpoint(id=uuid.uuid4(), tenant_id=current_tenant(session), url=body.url, events=list(body.events),
@@ -48,7 +48,7 @@ def create(session: Session, body: EndpointCreate) -> tuple[WebhookEndpoint, str
     return row, secret
 
 
-def update(session: Session, endpoint_id: uuid.UUID, body: EndpointUpdate) -> WebhookEndpoint:
+def update(session: Session, endpoint_id: uuid.UUID, body: WebhookEndpointUpdate) -> WebhookEndpoint:
     row = get(session, endpoint_id)
     changes = body.model_dump(exclude_unset=True)
     for name in ("url", "events", "enabled"):

@@ -22,11 +22,14 @@ class Received:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every request and answers as ``answer`` says
-    (the request's number, from 1, to (status, body, extra headers))."""
+    (the request's number, from 1, and its path, to (status, body, extra headers))."""
 
     url: str
     requests: list[Received] = field(default_factory=list)
-    answer: Callable[[int], tuple[int, bytes, dict[str, str]]] = lambda n: (204, b"", {})
+    answer: Callable[[int, str], tuple[int, bytes, dict[str, str]]] = lambda n, path: (204, b"", {})
+
+    def on(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
 
 
 @pytest.fixture
@@ -42,7 +45,7 @@ def receiver() -> Iterator[Receiver]:
             with lock:
                 rec.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 n = len(rec.requests)
-            status, text, headers = rec.answer(n)
+            status, text, headers = rec.answer(n, self.path)
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -54,7 +57,7 @@ def receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box["r"] = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks")
+    box["r"] = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -77,3 +80,12 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     yield change
     monkeypatch.undo()
     get_settings.cache_clear()
+
+
+def run_worker() -> None:
+    """Run a queue worker until no task is due (app.jobs.worker, as ``jixiao worker`` runs it)."""
+    import asyncio
+
+    from app.jobs import worker
+
+    asyncio.run(worker.run_async(wait=False))

@@ -35,7 +35,7 @@ def test_the_operators_allow_list_opens_exactly_its_networks():
     assert refusal(ipaddress.ip_address("10.21.0.1"), allowed) is not None
     assert refusal(ipaddress.ip_address("127.0.0.2"), allowed) is not None
     assert refusal(ipaddress.ip_address("169.254.169.254"), allowed) is not None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         parse_networks("10.0.0.0/33")
 
 

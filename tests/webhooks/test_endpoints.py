@@ -18,10 +18,12 @@ def test_register_read_change_delete(client):
     r = _create(client, description="平台 生产", events=["assessment.created", "job.failed"])
     assert r.status_code == 201, r.text
     made = r.json()
-    assert made["secret"].startswith("whsec_") and made["secret_withheld"] is False
+    assert made["secret"].startswith("whsec_")
+    assert made["secret_withheld"] is False
     assert r.headers["Location"] == f"/v1/webhook-endpoints/{made['id']}"
     assert r.headers["Cache-Control"] == "no-store"
-    assert made["enabled"] is True and made["events"] == ["assessment.created", "job.failed"]
+    assert made["enabled"] is True
+    assert made["events"] == ["assessment.created", "job.failed"]
 
     got = client.get(f"/v1/webhook-endpoints/{made['id']}")
     assert got.status_code == 200
@@ -49,7 +51,8 @@ def test_the_secret_is_stored_encrypted_and_a_replay_withholds_it(client, db_eng
         stored = conn.execute(text("SELECT secret FROM webhook_endpoints")).scalars().all()
         kept = conn.execute(text("SELECT body FROM idempotency_keys")).scalar_one()
     assert len(stored) == 1
-    assert secret.encode() not in bytes(stored[0]) and secret.split("_", 1)[1].encode() not in bytes(stored[0])
+    assert secret.encode() not in bytes(stored[0])
+    assert secret.split("_", 1)[1].encode() not in bytes(stored[0])
     assert secret.encode() not in bytes(kept)
     from app.webhooks.secrets import unseal
 
@@ -60,7 +63,8 @@ def test_rotation_gives_a_new_secret_and_keeps_the_old_one_signing_for_a_while(c
     made = _create(client).json()
     r = client.post(f"/v1/webhook-endpoints/{made['id']}:rotate-secret")
     assert r.status_code == 200, r.text
-    assert r.json()["secret"].startswith("whsec_") and r.json()["secret"] != made["secret"]
+    assert r.json()["secret"].startswith("whsec_")
+    assert r.json()["secret"] != made["secret"]
     assert r.json()["previous_secret_expires_at"] is not None
 
 
@@ -86,7 +90,8 @@ def test_an_intranet_range_is_allowed_only_through_the_operators_allow_list(clie
     assert _create(client, url="http://10.8.1.20/jixiao").status_code == 201
     made = _create(client, url="http://10.8.1.21/jixiao").json()
     r = client.patch(f"/v1/webhook-endpoints/{made['id']}", json={"url": "http://10.9.0.1/x"})
-    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/url"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/url"
 
 
 def test_bad_bodies_name_their_field(client):
@@ -94,7 +99,8 @@ def test_bad_bodies_name_their_field(client):
     assert _create(client, events=["assessment.deleted"]).json()["errors"][0]["pointer"].startswith("/events")
     assert _create(client, events=["job.failed", "job.failed"]).status_code == 422
     r = client.patch(f"/v1/webhook-endpoints/{_create(client).json()['id']}", json={"enabled": None})
-    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/enabled"
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/enabled"
 
 
 def test_endpoints_are_the_tenants_own_and_need_admin(client, db_engine):
@@ -119,3 +125,26 @@ def test_changes_are_audited(client):
     entries = client.get("/v1/audit-log", params={"resource_type": "webhook_endpoint"}).json()["items"]
     assert [(e["method"], e["resource_id"]) for e in entries] == [("POST", made["id"]), ("POST", made["id"])]
     assert all(made["secret"] not in str(e) for e in entries)
+
+
+def test_the_key_encrypting_the_secrets_can_be_rotated(client, settings, db_engine):
+    from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from app.webhooks.secrets import unseal
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings(webhook_secret_keys=old)
+    secret = _create(client).json()["secret"]
+    settings(webhook_secret_keys=f"{new},{old}")
+    done = CliRunner().invoke(cli, ["webhooks", "reencrypt"])
+    assert done.exit_code == 0, done.output
+    assert "1 endpoint secrets" in done.stdout
+    settings(webhook_secret_keys=new)  # the old key is gone: the secret still opens
+    with db_engine.connect() as conn:
+        stored = conn.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one()
+    assert unseal(stored) == secret
+    settings(webhook_secret_keys=old)
+    with pytest.raises(ValueError, match="no key"):
+        unseal(stored)
