@@ -16,11 +16,17 @@ of migration 0010: its NOTIFY wakes a worker at once), all in the caller's trans
 and its jobs exist exactly when the change does, and nothing is sent from the request itself. It
 runs as its owner (SECURITY DEFINER) because an audit firm's assessment tells the unit's owner, a
 tenant whose rows the firm's transaction cannot write; it refuses any tenant but the transaction's
-own (``jixiao_tenant()``) or one engaged with it, either way. An assessment made by another tenant
-than the unit's owner (an audit firm under an engagement) emits ``assessment.created`` to the owner
-from a trigger, so every path that stores assessments (the single POST's fixed SQL, the batch's
-staged COPY, jobs) tells it in the insert's own transaction; its WHEN clause keeps the trigger
-from firing at all for the owner's own assessments (the hot path).
+own (``jixiao_tenant()``) or one engaged with it, either way.
+
+Triggers emit the events of the tables' own changes, so every path that writes them (the single
+POST's fixed SQL, the batch's staged COPY, jobs) tells them in the write's own transaction:
+
+* ``assessment.created``: an assessment made by another tenant than the unit's owner (an audit
+  firm under an engagement), to the owner; the trigger's WHEN clause keeps it from firing at all
+  for the owner's own assessments (the hot path of POST /v1/assessments is unchanged);
+* ``submission.updated``: every new version, to the unit's owner: one call per statement (a
+  transition table), which looks for a listener once;
+* ``engagement.created`` / ``engagement.revoked``: to the firm and to the granting tenant.
 
 Row-level security as migration 0009 states it: every table is the tenant's own. The functions'
 owner (the migrating role) reads endpoints and engagements and writes events and deliveries of any
