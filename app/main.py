@@ -31,6 +31,8 @@ from app.auth.tenants import router as tenants_router
 from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.jobs import worker as jobs_worker
+from app.jobs.endpoints import router as jobs_router
+from app.jobs.schemas import JobCreate
 from app.metrics import MetricsMiddleware, exposition
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
@@ -118,6 +120,7 @@ def create_app() -> FastAPI:
     app.include_router(submissions_router)
     app.include_router(assessments_router)
     app.include_router(reports_router)
+    app.include_router(jobs_router)
     app.include_router(access_router)
     app.include_router(tenants_router)
     app.include_router(webhooks_router)
@@ -168,7 +171,7 @@ def create_app() -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         # Models the routes validate themselves (bodies read raw, items validated one by one).
-        for model in (BatchItem, AssessmentCreate, BatchRequest):
+        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(name, sub)

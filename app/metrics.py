@@ -45,6 +45,13 @@ WEBHOOK_LATENCY = Histogram("jixiao_webhook_attempt_duration_seconds",
                             buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
 WEBHOOK_ENDPOINTS_DISABLED = Counter("jixiao_webhook_endpoints_disabled",
                                      "Webhook endpoints disabled because their deliveries kept failing")
+JOBS_CREATED = Counter("jixiao_jobs_created", "Jobs made (POST /v1/jobs), by kind", ["kind"])
+JOBS_FINISHED = Counter("jixiao_jobs_finished", "Jobs ended, by kind and state (succeeded, failed, cancelled)",
+                        ["kind", "state"])
+JOB_DURATION = Histogram("jixiao_job_duration_seconds", "Time from a job's creation to its success or failure, by kind",
+                         ["kind"], buckets=(.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+JOB_ITEMS = Counter("jixiao_job_items", "Job items done by the workers of this process: stored, or refused",
+                    ["outcome"])
 
 #: the route label of a request no route matched (any path: one series, not one per path)
 UNMATCHED = "unmatched"
@@ -60,8 +67,8 @@ def record_assessment(via: str, status: str, grade: str | None) -> None:
     ASSESSMENTS.labels(via, status, grade or "none").inc()
 
 
-def record_batch(items: Iterable[dict[str, Any]]) -> None:
-    """Count a committed batch's items (its answer's ``items``)."""
+def record_batch(items: Iterable[dict[str, Any]], via: str = "batch") -> None:
+    """Count a committed batch's items (its answer's ``items``); ``via`` a job's chunk: ``job``."""
     stored: Tally[tuple[str, str]] = Tally()
     refused = 0
     for item in items:
@@ -70,7 +77,9 @@ def record_batch(items: Iterable[dict[str, Any]]) -> None:
         else:
             refused += 1
     for (status, grade), n in stored.items():
-        ASSESSMENTS.labels("batch", status, grade).inc(n)
+        ASSESSMENTS.labels(via, status, grade).inc(n)
+    if via != "batch":
+        return  # a job's items are counted by JOB_ITEMS
     if stored:
         BATCH_ITEMS.labels("stored").inc(sum(stored.values()))
     if refused:
@@ -121,9 +130,35 @@ class _PoolCollector(Collector):
         yield family
 
 
+class _QueueCollector(Collector):
+    """The job queue's tasks not finished yet (procrastinate's table, read at scrape time): by queue
+    and status (todo: waiting, doing: being run by a worker)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from app.db import session
+
+        if not session.get_engine.cache_info().currsize:
+            return
+        family = GaugeMetricFamily("jixiao_queue_tasks", "Queue tasks waiting (todo) or running (doing), by queue",
+                                   labels=["queue", "status"])
+        try:
+            with session.get_engine().connect() as conn:
+                rows = conn.exec_driver_sql(_QUEUE_DEPTH).all()
+        except Exception:  # noqa: BLE001 - the database may be away: the scrape answers without it
+            return
+        seen = {(queue, status): n for queue, status, n in rows}
+        for (queue, status), n in sorted(seen.items()):
+            family.add_metric([queue, status], n)
+        yield family
+
+
+_QUEUE_DEPTH = ("SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
+                "WHERE status IN ('todo', 'doing') GROUP BY queue_name, status")
+
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     REGISTRY.register(_PoolCollector())
     REGISTRY.register(_WebhookBacklog())
+    REGISTRY.register(_QueueCollector())
 
 
 def exposition() -> tuple[bytes, str]:
@@ -132,6 +167,7 @@ def exposition() -> tuple[bytes, str]:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(_WebhookBacklog())  # a database figure: the same in every process
+        registry.register(_QueueCollector())  # read from the database: the same for every process
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 

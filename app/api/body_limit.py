@@ -42,7 +42,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = get_settings().max_body_bytes
+        settings = get_settings()
+        # a job's items (up to 100,000) come in one body: POST /v1/jobs has a limit of its own
+        limit = settings.jobs_max_body_bytes if scope["path"] == "/v1/jobs" else settings.max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _refusal(BodyTooLarge(limit), scope["path"])(scope, receive, send)

@@ -654,7 +654,25 @@ _BATCH_ITEM: Any = {'unit': _BATCH_UNIT,
 
 _BATCH_REQUEST: Any = {'items': [_BATCH_ITEM]}
 
+
+_JOB_COUNTS: Any = {'total': 20000, 'stored': 8497, 'refused': 3}
+
+_JOB_OUT: Any = {'id': '9b2e4c1a-3f5d-4e6b-8a7c-1d2e3f4a5b6c', 'kind': 'assessments', 'state': 'running',
+ 'items': _JOB_COUNTS, 'progress': '42.5%', 'chunks_total': 40, 'chunks_done': 17, 'params': {},
+ 'error': None, 'created_at': '2026-12-01T12:00:00.000000+00:00', 'started_at': '2026-12-01T12:00:00.210000+00:00',
+ 'finished_at': None, 'items_url': '/v1/jobs/9b2e4c1a-3f5d-4e6b-8a7c-1d2e3f4a5b6c/items'}
+
+_JOB_CREATE: Any = {'kind': 'rescore', 'ruleset': 'shenzhen-yantian', 'fiscal_year': 2023, 'region': '广东省深圳市盐田区',
+ 'evaluator': '深圳市盐田区财政局'}
+
 SCHEMA_EXAMPLES: dict[str, Any] = {
+    'JobCounts': _JOB_COUNTS,
+    'JobOut': _JOB_OUT,
+    'JobCreate': _JOB_CREATE,
+    'JobPage': {'items': [_JOB_OUT], 'next_cursor': None},
+    'JobItemPage': {'items': [_BATCH_ITEM_RESULT], 'next_cursor': 'WzFd'},
+    'JobKind': 'assessments',
+    'JobState': 'running',
     'AdjustmentItem': _ADJUSTMENT_ITEM,
     'AssessmentKind': 'self',
     'AssessmentStatus': 'complete',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -452,12 +452,12 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
 # --------------------------------------------------------------------------- batch
 
 
-def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
+def item_problem(exc: ProblemError, index: int) -> dict[str, Any]:
     """An item's problem, in ProblemDetail's JSON exactly (every field, null when it does not apply),
     its pointers under ``/items/N``."""
     errors = None
     if exc.errors:
-        errors = [{"pointer": f"/items/{index}{e['pointer']}" if e.get("pointer") else None,
+        errors = [{"pointer": f"/items/{index}{e['pointer']}" if e.get("pointer") is not None else None,
                    "parameter": e.get("parameter"), "message": e["message"]} for e in exc.errors]
     return {"type": f"https://jixiao.dev/problems/{exc.slug}", "title": exc.title, "status": exc.status,
             "detail": exc.detail or None, "instance": None, "errors": errors, "request_id": None}
@@ -466,20 +466,24 @@ def _problem(exc: ProblemError, index: int) -> dict[str, Any]:
 _CHUNK = 100
 
 
-def batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
+def batch(session: Session, items: Sequence[dict[str, Any] | ProblemError], first: int = 0) -> dict[str, Any]:
     """See :func:`_batch`. The cyclic garbage collector is paused while a batch is scored: a batch
     allocates many small objects that are all alive until the response, so collections during it
-    only rescan them (they cost more than the scoring itself); it runs again right after."""
+    only rescan them (they cost more than the scoring itself); it runs again right after.
+
+    ``first``: the index of the first item in the whole it is part of (a job's chunk, app.jobs):
+    results and problem pointers (``/items/N``) count from it. An item given as a problem (a job's
+    line that is not JSON) is answered with that problem."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _batch(session, items)
+        return _batch(session, items, first)
     finally:
         if enabled:
             gc.enable()
 
 
-def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _batch(session: Session, items: Sequence[dict[str, Any] | ProblemError], first: int) -> dict[str, Any]:
     """Validate, score and persist up to 1,000 items in this request's single transaction.
 
     A failing item is reported with its own problem and leaves nothing behind
@@ -489,7 +493,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
     """
     # Every item answers every BatchItemResult field (null when it does not apply).
     results: list[dict[str, Any]] = [
-        {"index": i, "status": 0, "unit_id": None, "assessment_id": None, "location": None, "total": None,
+        {"index": first + i, "status": 0, "unit_id": None, "assessment_id": None, "location": None, "total": None,
          "grade": None, "grade_code": None, "assessment_status": None, "problem": None} for i in range(len(items))]
     rs_cache: dict[tuple[str, int], Ruleset | ProblemError] = {}
     candidates: list[Candidate] = []
@@ -497,6 +501,8 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
     pending: list[list[tuple[list[int], Ruleset, list[workers.Job], Future[list[workers.Outcome]]]]] = []
     for i, raw in enumerate(items):
         try:
+            if isinstance(raw, ProblemError):
+                raise raw
             try:
                 item = BatchItem.model_validate(raw)
             except ValidationError as exc:
@@ -519,7 +525,7 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
                 chunks.append(chunk)
                 pending.append(_submit_chunk(chunk))
         except ProblemError as exc:
-            results[i].update(status=exc.status, problem=_problem(exc, i))
+            results[i].update(status=exc.status, problem=item_problem(exc, first + i))
     if not candidates:
         return _batch_summary(results)
 
@@ -560,17 +566,17 @@ def _batch(session: Session, items: list[dict[str, Any]]) -> dict[str, Any]:
         for (i, item, rs), outcome in zip(chunk, outcomes, strict=True):
             if outcome[0] == "facts":
                 refused = Unprocessable("invalid facts", errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
-                results[i].update(status=refused.status, problem=_problem(refused, i))
+                results[i].update(status=refused.status, problem=item_problem(refused, first + i))
                 continue
             if outcome[0] == "invalid":
                 refused = Unprocessable(f"the item does not fit {rs.ref}",
                                         errors=[{"pointer": p, "message": m} for p, m in outcome[1]])
-                results[i].update(status=refused.status, problem=_problem(refused, i))
+                results[i].update(status=refused.status, problem=item_problem(refused, first + i))
                 continue
             if outcome[0] == "strict":
                 refused = Unprocessable(f"strict scoring refused: incomplete under {rs.ref}", errors=[
                     {"pointer": f"/facts/{f}", "message": "missing fact"} for f in outcome[1]])
-                results[i].update(status=refused.status, problem=_problem(refused, i))
+                results[i].update(status=refused.status, problem=item_problem(refused, first + i))
                 continue
             _, stored_breakdown, status, total, grade, facts = outcome
             code = item.unit.code

@@ -78,7 +78,19 @@ def start_in_process() -> asyncio.Task[None] | None:
     """The API process's own worker (the app's lifespan), unless turned off."""
     if not get_settings().jobs_worker_in_process:
         return None
-    return asyncio.create_task(run_async(in_process=True), name="jixiao-in-process-worker")
+    return asyncio.create_task(_in_process(), name="jixiao-in-process-worker")
+
+
+async def _in_process() -> None:
+    """The API's worker, started again after it stops on an error (the database away at the API's
+    start, or lost): the API keeps serving meanwhile."""
+    while True:  # ends when cancelled (the app's shutdown)
+        try:
+            await run_async(in_process=True)
+            log.warning("the in-process queue worker stopped; starting it again in 5 s")
+        except Exception:  # noqa: BLE001 - logged; retried after a pause
+            log.warning("the in-process queue worker stopped; starting it again in 5 s", exc_info=True)
+        await asyncio.sleep(5)
 
 
 async def stop_in_process(task: asyncio.Task[None] | None) -> None:
