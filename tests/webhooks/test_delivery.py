@@ -335,3 +335,18 @@ def test_row_level_security_keeps_each_tenants_webhook_rows(client, receiver):
             scoping.set_tenant(session, uuid.UUID(tenant))
             for table in tables:  # no tenant condition: PostgreSQL's policies alone
                 assert session.execute(text(f"SELECT count(*) FROM {table}")).scalar() == expected, (tenant, table)
+
+
+def test_a_job_tells_its_success_and_the_submissions_it_wrote(client, receiver):
+    from tests.jobs.conftest import items
+
+    hook = _endpoint(client, receiver.url + "/job", ["job.succeeded", "submission.updated"])
+    r = client.post("/v1/jobs", json={"kind": "assessments", "items": items(2, prefix="W")})
+    assert r.status_code == 202, r.text
+    run_worker()
+    told = [Webhook(hook["secret"]).verify(got.body, got.headers) for got in receiver.requests]
+    assert sorted(e["type"] for e in told) == ["job.succeeded", "submission.updated", "submission.updated"]
+    [done] = [e for e in told if e["type"] == "job.succeeded"]
+    assert done["data"]["id"] == r.json()["id"]
+    assert done["data"]["state"] == "succeeded"
+    assert done["data"]["items"]["stored"] == 2
