@@ -86,7 +86,7 @@ def _after(cursor: str | None) -> int | None:
 
 @router.post("/v1/webhook-endpoints", dependencies=[ADMIN], operation_id="createWebhookEndpoint",
              summary="Register a webhook endpoint", status_code=status.HTTP_201_CREATED,
-             response_model=WebhookEndpointCreated, responses=responses(422))
+             response_model=WebhookEndpointCreated, responses=responses(409, 422))
 def create_endpoint(body: WebhookEndpointCreate, session: SessionDep, request: Request, response: Response) -> dict[str, Any]:
     """Events of the listed types are POSTed to the URL, signed as the Standard Webhooks specification
     says (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the secret in this answer,

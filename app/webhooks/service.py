@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.api.problems import Conflict, NotFound, Unprocessable
@@ -37,8 +37,15 @@ def get(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     return row
 
 
+#: endpoints a tenant may have: every event is written once per endpoint listening to it
+MAX_ENDPOINTS = 20
+
+
 def create(session: Session, body: WebhookEndpointCreate) -> tuple[WebhookEndpoint, str]:
     check_url(body.url)
+    if (session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0) >= MAX_ENDPOINTS:
+        raise Conflict(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints; delete one first",
+                       errors=[{"pointer": "", "message": f"at most {MAX_ENDPOINTS} endpoints"}])
     secret = secrets.new_secret()
     row = WebhookEndpoint(id=uuid.uuid4(), tenant_id=current_tenant(session), url=body.url, events=list(body.events),
                           description=body.description, enabled=body.enabled, secret=secrets.seal(secret))
@@ -51,7 +58,7 @@ def create(session: Session, body: WebhookEndpointCreate) -> tuple[WebhookEndpoi
 def update(session: Session, endpoint_id: uuid.UUID, body: WebhookEndpointUpdate) -> WebhookEndpoint:
     row = get(session, endpoint_id)
     changes = body.model_dump(exclude_unset=True)
-    for name in ("url", "events", "enabled"):
+    for name in ("url", "events", "description", "enabled"):
         if name in changes and changes[name] is None:
             raise Unprocessable(f"{name} cannot be null", errors=[{"pointer": f"/{name}", "message": "may not be null"}])
     if "url" in changes:
@@ -59,7 +66,7 @@ def update(session: Session, endpoint_id: uuid.UUID, body: WebhookEndpointUpdate
         row.url = changes["url"]
     if "events" in changes:
         row.events = list(changes["events"])
-    if changes.get("description") is not None:
+    if "description" in changes:
         row.description = changes["description"]
     if "enabled" in changes:
         if changes["enabled"] and not row.enabled:

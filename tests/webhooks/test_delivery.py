@@ -350,3 +350,15 @@ def test_a_job_tells_its_success_and_the_submissions_it_wrote(client, receiver):
     assert done["data"]["id"] == r.json()["id"]
     assert done["data"]["state"] == "succeeded"
     assert done["data"]["items"]["stored"] == 2
+
+
+def test_a_write_with_no_tenant_set_tells_nobody(client, receiver, db_engine):
+    """The owner's maintenance (outside the service, no tenant set) is not refused by the triggers."""
+    _endpoint(client, receiver.url + "/m", ["submission.updated"])
+    unit = _unit_with_submission(client)
+    with db_engine.begin() as conn:
+        conn.execute(text("INSERT INTO submissions (id, tenant_id, unit_id, fiscal_year, version, facts, answers, "
+                          "overrides, content_hash) SELECT gen_random_uuid(), tenant_id, unit_id, fiscal_year, 2, "
+                          "facts, answers, overrides, content_hash FROM submissions WHERE unit_id = :u"),
+                     {"u": unit["id"]})
+        assert conn.execute(text("SELECT count(*) FROM webhook_events")).scalar() == 1  # the PUT's only

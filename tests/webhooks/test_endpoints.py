@@ -98,7 +98,12 @@ def test_bad_bodies_name_their_field(client):
     assert _create(client, events=[]).json()["errors"][0]["pointer"] == "/events"
     assert _create(client, events=["assessment.deleted"]).json()["errors"][0]["pointer"].startswith("/events")
     assert _create(client, events=["job.failed", "job.failed"]).status_code == 422
-    r = client.patch(f"/v1/webhook-endpoints/{_create(client).json()['id']}", json={"enabled": None})
+    made = _create(client).json()
+    for name in ("url", "events", "description", "enabled"):  # null is not "leave it": refused, not ignored
+        r = client.patch(f"/v1/webhook-endpoints/{made['id']}", json={name: None})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["pointer"] == f"/{name}"
+    r = client.patch(f"/v1/webhook-endpoints/{made['id']}", json={"enabled": None})
     assert r.status_code == 422
     assert r.json()["errors"][0]["pointer"] == "/enabled"
 
@@ -148,3 +153,11 @@ def test_the_key_encrypting_the_secrets_can_be_rotated(client, settings, db_engi
     settings(webhook_secret_keys=old)
     with pytest.raises(ValueError, match="no key"):
         unseal(stored)
+
+
+def test_a_tenant_has_at_most_twenty_endpoints(client):
+    for _ in range(20):
+        assert _create(client).status_code == 201
+    r = _create(client)
+    assert r.status_code == 409
+    assert "at most 20" in r.json()["detail"]
