@@ -35,6 +35,9 @@ app.add_typer(keys_app, name="keys")
 from app.auth.operators import operators_app  # noqa: E402
 
 app.add_typer(operators_app, name="operators")
+from app.webhooks.cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
 
 
 class Format(StrEnum):

@@ -39,6 +39,7 @@ from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
 from app.submissions.endpoints import router as submissions_router
 from app.units.endpoints import router as units_router
+from app.webhooks.endpoints import router as webhooks_router
 
 VERSION = "1.0.0"
 DESCRIPTION = """
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(access_router)
     app.include_router(tenants_router)
+    app.include_router(webhooks_router)
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -35,6 +35,16 @@ ASSESSMENTS = Counter("jixiao_assessments_stored", "Assessments scored and store
 BATCH_ITEMS = Counter("jixiao_batch_items", "Batch items answered: stored, or refused with a problem of their own",
                       ["outcome"])
 
+WEBHOOK_ATTEMPTS = Counter(
+    "jixiao_webhook_attempts",
+    "Webhook delivery attempts made by this process's workers, by outcome (succeeded, http_error, timeout, "
+    "connection_error, refused_destination) and what followed (delivered, retried, given_up, superseded)",
+    ["outcome", "then"])
+WEBHOOK_LATENCY = Histogram("jixiao_webhook_attempt_duration_seconds",
+                            "Time from a webhook attempt's connection to the receiver's answer",
+                            buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+WEBHOOK_ENDPOINTS_DISABLED = Counter("jixiao_webhook_endpoints_disabled",
+                                     "Webhook endpoints disabled because their deliveries kept failing")
 JOBS_CREATED = Counter("jixiao_jobs_created", "Jobs made (POST /v1/jobs), by kind", ["kind"])
 JOBS_FINISHED = Counter("jixiao_jobs_finished", "Jobs ended, by kind and state (succeeded, failed, cancelled)",
                         ["kind", "state"])
@@ -74,6 +84,32 @@ def record_batch(items: Iterable[dict[str, Any]], via: str = "batch") -> None:
         BATCH_ITEMS.labels("stored").inc(sum(stored.values()))
     if refused:
         BATCH_ITEMS.labels("refused").inc(refused)
+
+
+def record_webhook_attempt(outcome: str, latency_ms: int | None, then: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(outcome, then).inc()
+    if latency_ms is not None:
+        WEBHOOK_LATENCY.observe(latency_ms / 1000)
+
+
+class _WebhookBacklog(Collector):
+    """Deliveries waiting for an attempt (every tenant's: a count only), read at scrape time from
+    the database that every API and worker process shares."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from app.db import session
+
+        if not session.get_engine.cache_info().currsize:
+            return
+        try:
+            with session.get_engine().connect() as conn:
+                pending = conn.exec_driver_sql("SELECT jixiao_webhook_backlog()").scalar()
+        except Exception:  # noqa: BLE001 - no database, no figure: the rest of the page still answers
+            return
+        family = GaugeMetricFamily("jixiao_webhook_deliveries_pending",
+                                   "Webhook deliveries waiting for their next attempt")
+        family.add_metric([], int(pending or 0))
+        yield family
 
 
 class _PoolCollector(Collector):
@@ -121,7 +157,8 @@ _QUEUE_DEPTH = ("SELECT queue_name, status::text, count(*) FROM procrastinate_jo
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     REGISTRY.register(_PoolCollector())
-REGISTRY.register(_QueueCollector())
+    REGISTRY.register(_WebhookBacklog())
+    REGISTRY.register(_QueueCollector())
 
 
 def exposition() -> tuple[bytes, str]:
@@ -129,6 +166,7 @@ def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(_WebhookBacklog())  # a database figure: the same in every process
         registry.register(_QueueCollector())  # read from the database: the same for every process
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

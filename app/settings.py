@@ -70,6 +70,26 @@ class Settings(BaseSettings):
     #: ``/readyz`` answers within it as a whole. 0: no client-side bound.
     db_io_timeout_ms: int = 2000
 
+    #: Networks (comma-separated CIDRs or addresses) webhooks may be delivered to although they are
+    #: not public: a government intranet's private ranges, or 127.0.0.1/32 for a local receiver.
+    #: Loopback, link-local, private and cloud metadata addresses are refused otherwise
+    #: (app.webhooks.destinations), at registration and again at every delivery.
+    webhook_allowed_networks: str = ""
+    #: Fernet keys (comma-separated; the first encrypts, all decrypt) that encrypt the endpoints'
+    #: signing secrets in the database (app.webhooks.secrets). Empty: a key kept in
+    #: .data/webhook-secret.key, made on first use (one machine only: API and workers on several
+    #: machines need the same keys).
+    webhook_secret_keys: str = ""
+    #: Seconds a delivery waits to connect, and then for each read of the receiver's answer.
+    webhook_connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    webhook_read_timeout: float = Field(default=10.0, gt=0, le=120)
+    #: Seconds between a failed attempt and the next (exponential, then capped; the last failure
+    #: ends the delivery): 11 attempts over ~24 hours. The tests make it short.
+    webhook_retry_schedule: list[int] = Field(
+        default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800], min_length=1, max_length=50)
+    #: Hours the secret before a rotation still signs deliveries (beside the new one).
+    webhook_previous_secret_hours: int = Field(default=24, ge=0, le=24 * 30)
+
     #: Jobs (app.jobs): ``make serve`` (the app's lifespan) runs one queue worker in the API process,
     #: so that one machine needs no second command; off where separate ``jixiao worker`` processes
     #: (any number, on any machines sharing the database) do the work.

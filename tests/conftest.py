@@ -23,9 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JIXIAO_WORKERS_OUTLIVE_APP", "1")
 # Rate limits would refuse the suite's bursts; tests/api/test_ratelimit.py turns them on for its own app.
 os.environ.setdefault("JIXIAO_RATE_LIMIT_ENABLED", "0")
+# The webhook tests' receivers listen on 127.0.0.1 (loopback is refused otherwise: app.webhooks.destinations).
+os.environ.setdefault("JIXIAO_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")
 # No queue worker in each test's app: tests of jobs run workers of their own (tests/jobs).
 os.environ.setdefault("JIXIAO_JOBS_WORKER_IN_PROCESS", "0")
-TABLES = ("job_items", "job_chunks", "jobs", "procrastinate_events", "procrastinate_periodic_defers",
+TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
+          "job_items", "job_chunks", "jobs", "procrastinate_events", "procrastinate_periodic_defers",
           "procrastinate_jobs", "procrastinate_workers", "idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.webhooks.examples import WEBHOOK_EXAMPLES
+
 _NAMED_VALUE: Any = {'name': '政府采购执行率', 'value': '97.66%'}
 
 _TENANT_OUT: Any = {'id': '086a2ee5-8c5b-544b-a116-6ab3b0cf8667', 'name': 'tenant-a'}
@@ -1009,4 +1011,5 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'RulesetDiff': _RULESET_DIFF,
     'DiffChange': 'changed',
     'DiffMatch': 'code',
+    **WEBHOOK_EXAMPLES,
 }

@@ -133,7 +133,8 @@ _AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 #: the resource a route changes, by the route template's first segments after /v1 (see :func:`describe`)
 _RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"), ("/v1/units", "unit"),
               ("/v1/assessments:batch", "batch"), ("/v1/assessments", "assessment"), ("/v1/keys", "key"),
-              ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"), ("/v1/jobs", "job"))
+              ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"), ("/v1/jobs", "job"),
+              ("/v1/webhook-endpoints", "webhook_endpoint"))
 
 
 def describe(route: str, path_params: dict[str, Any],
@@ -147,7 +148,7 @@ def describe(route: str, path_params: dict[str, Any],
     ident: Any = created
     if ident is None:
         by_kind = {"unit": "unit_id", "key": "key_id", "engagement": "engagement_id", "assessment": "assessment_id",
-                   "job": "job_id"}
+                   "job": "job_id", "webhook_endpoint": "endpoint_id"}
         ident = path_params.get(by_kind.get(kind or "", ""))
     if kind == "unit" and unit is None:
         unit = ident

@@ -46,6 +46,10 @@ from app.db.models import (
     RulesetVersion,
     Submission,
     Unit,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 
@@ -83,6 +87,10 @@ def _criteria(tid: uuid.UUID) -> dict[type, Any]:
                                                 include_aliases=True),
         ApiKey: with_loader_criteria(ApiKey, ApiKey.tenant_id == tid, include_aliases=True),
         AuditEntry: with_loader_criteria(AuditEntry, AuditEntry.tenant_id == tid, include_aliases=True),
+        WebhookEndpoint: with_loader_criteria(WebhookEndpoint, WebhookEndpoint.tenant_id == tid, include_aliases=True),
+        WebhookEvent: with_loader_criteria(WebhookEvent, WebhookEvent.tenant_id == tid, include_aliases=True),
+        WebhookDelivery: with_loader_criteria(WebhookDelivery, WebhookDelivery.tenant_id == tid, include_aliases=True),
+        WebhookAttempt: with_loader_criteria(WebhookAttempt, WebhookAttempt.tenant_id == tid, include_aliases=True),
         Job: with_loader_criteria(Job, Job.tenant_id == tid, include_aliases=True),
         JobChunk: with_loader_criteria(JobChunk, JobChunk.tenant_id == tid, include_aliases=True),
         JobItem: with_loader_criteria(JobItem, JobItem.tenant_id == tid, include_aliases=True),

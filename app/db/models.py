@@ -362,6 +362,100 @@ class JobItem(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JsonB)
 
 
+class WebhookEndpoint(Base):
+    """Where a tenant receives events (app.webhooks, migration 0011). The signing secret is kept
+    encrypted (app.webhooks.secrets): it is needed to sign, so it cannot be a hash."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(500))
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    #: the Fernet token of the current secret
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    #: the secret before the last rotation: deliveries are signed with both until it expires
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: why and when the service disabled it (deliveries kept failing); cleared when re-enabled
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (Index("ix_webhook_endpoints_tenant_created", "tenant_id", "created_at", "id"),)
+
+
+class WebhookEvent(Base):
+    """The outbox: an event, written in the transaction of the change it tells of, only for a tenant
+    with an enabled endpoint listening to its type. Its id is the deliveries' ``webhook-id``."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (Index("ix_webhook_events_tenant_created", "tenant_id", "created_at", "id"),)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: pending until an attempt succeeds or the retries end."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    #: the number of the attempt the queue holds a job for: a job of an older number (superseded by a
+    #: manual redelivery) does nothing
+    scheduled_try: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        CheckConstraint("state IN ('pending', 'succeeded', 'failed')", name="state_known"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
+        # the backlog (/metrics) and a sweep of deliveries whose job was lost read only pending ones
+        Index("ix_webhook_deliveries_pending", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: the delivery log (the latest ``WEBHOOK_LOG_PER_ENDPOINT`` per
+    endpoint are kept, with at most 1 KiB of the receiver's answer)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    #: succeeded, http_error, timeout, connection_error, refused_destination
+    outcome: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(String(1024))
+    error: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+    )
+
+
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's filter of database objects to compare with these models: procrastinate's own tables
     (the job queue, created by migration 0010 from its schema file) are not models."""

@@ -6,7 +6,8 @@ for row-level security. Whatever it writes (an outbox row for the webhooks: ``jo
 ``job.failed``) commits with the job's final state, or not at all. It must not do I/O outside the
 database (deliveries are tasks of their own, queued on this transaction: app.jobs.queue.defer).
 
-No-op here: the webhooks module fills it in.
+It emits ``job.succeeded`` / ``job.failed`` to the job's tenant (app.webhooks.events.emit: the
+outbox row and its delivery tasks, written only when an endpoint listens).
 """
 
 from __future__ import annotations
@@ -21,4 +22,6 @@ def job_finished(session: Session, *, job_id: uuid.UUID, tenant_id: uuid.UUID, s
                  summary: dict[str, Any]) -> None:
     """The job ``job_id`` of ``tenant_id`` has just ended in ``state`` (``succeeded`` or ``failed``);
     ``summary`` is its public representation (GET /v1/jobs/{id}). Runs in the ending transaction."""
-    return None
+    from app.webhooks import events
+
+    events.emit(session, tenant_id, f"job.{state}", summary)

@@ -40,7 +40,7 @@ from app.settings import get_settings
 log = logging.getLogger("jixiao.jobs")
 
 #: the modules whose tasks every worker knows (procrastinate imports them when a worker starts)
-TASK_MODULES = ["app.jobs.tasks"]
+TASK_MODULES = ["app.jobs.tasks", "app.webhooks.tasks"]
 #: the queue of job chunks (other modules may use queues of their own; a worker takes every queue)
 QUEUE = "jobs"
 

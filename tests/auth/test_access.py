@@ -20,9 +20,11 @@ DOC = json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 OPERATIONS = sorted((path, method, op) for path, item in DOC["paths"].items() for method, op in item.items()
                     if path not in PUBLIC)
-TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id", "job_id"}
+TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id", "endpoint_id", "delivery_id",
+                       "job_id"}
 TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys",
-          "jobs", "job_chunks", "job_items", "procrastinate_jobs")
+          "jobs", "job_chunks", "job_items", "procrastinate_jobs",
+          "webhook_endpoints", "webhook_events", "webhook_deliveries", "webhook_attempts")
 
 
 def test_every_operation_documents_401_403_and_bearer_security():
@@ -42,7 +44,10 @@ def snapshot(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(client, db_engine):  # type: ignore[no-untyped-def]
-    """Tenant A's records: a unit with a submission and two assessments, a key, an engagement."""
+    """Tenant A's records: a unit with a submission and two assessments, a key, an engagement, a
+    webhook endpoint with a delivery."""
+    hook = client.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h", "events": ["submission.updated"]})
+    assert hook.status_code == 201, hook.text
     data = seed("001")
     unit = create_unit(client, name=data["unit"]["name"])
     assert put_submission(client, unit["id"], 2023, data).status_code == 201
@@ -52,10 +57,12 @@ def world(client, db_engine):  # type: ignore[no-untyped-def]
     firm_id, _ = make_key("firm-x", ["read"])
     eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]}).json()
     job = client.post("/v1/jobs", json={"kind": "rescore", "ruleset": "shenzhen-yantian", "fiscal_year": 2023,
-                                        "evaluator": "测试"}).json()
-    return {"job_id": job["id"], "unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
+                                        "evaluator": "测试"})
+    assert job.status_code == 202, job.text
+    return {"unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
             "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian",
-            "tenant_id": client.get("/v1/tenant").json()["id"]}
+            "tenant_id": client.get("/v1/tenant").json()["id"], "endpoint_id": hook.json()["id"], "job_id": job.json()["id"],
+            "delivery_id": client.get(f"/v1/webhook-endpoints/{hook.json()['id']}/deliveries").json()["items"][0]["id"]}
 
 
 def _url(path: str, values: dict[str, Any]) -> str:
