@@ -31,6 +31,7 @@ from app.auth.tenants import router as tenants_router
 from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
+from app.projects.endpoints import router as projects_router
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
@@ -112,6 +113,7 @@ def create_app() -> FastAPI:
     app.include_router(rulesets_router)
     app.include_router(units_router)
     app.include_router(submissions_router)
+    app.include_router(projects_router)
     app.include_router(assessments_router)
     app.include_router(reports_router)
     app.include_router(access_router)

@@ -19,7 +19,7 @@ Scope = TypeAliasType("Scope", Literal["read", "submit", "assess", "admin"])
 BreakdownView = TypeAliasType("BreakdownView", Literal["tree", "flat"])
 Judgments = TypeAliasType("Judgments", Literal["submission", "assessment"])
 AuditResource = TypeAliasType(
-    "AuditResource", Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset", "tenant"])
+    "AuditResource", Literal["unit", "submission", "project", "project_submission", "assessment", "batch", "key", "engagement", "ruleset", "tenant"])
 AuditOutcome = TypeAliasType("AuditOutcome", Literal["succeeded", "refused", "failed"])
 
 
