@@ -18,6 +18,8 @@ import typer
 from app.engine import builtin_registry, rulesets_dir
 from app.engine.errors import InvalidInput, RulesetError
 from app.engine.facts import Vocabulary
+from app.engine.project import load_project_ruleset_text
+from app.engine.project_format import is_project_ruleset_text
 from app.engine.ruleset import RulesetRegistry, load_file, load_ruleset_text
 from app.engine.scoring import flatten, prepare, score, to_dict
 from app.engine.submission import SubmissionFileError, load_submission_file
@@ -165,9 +167,12 @@ def render_table(assessment: Any, unit_name: str, year: int) -> str:
 @rulesets_app.command("list")
 def rulesets_list() -> None:
     """List the built-in rulesets."""
-    for rs in _registry().all():
-        years = ",".join(str(y) for y in rs.fiscal_years)
-        typer.echo(f"{rs.ref:<28} {years:<10} {rs.region}  {rs.title}")
+    reg = _registry()
+    rows = [(r.ref, r.fiscal_years, r.region, r.title) for r in reg.all()]
+    rows += [(r.ref, r.fiscal_years, r.region, r.title) for r in reg.projects()]
+    for ref, fiscal_years, region, title in rows:
+        years = ",".join(str(y) for y in fiscal_years)
+        typer.echo(f"{ref:<28} {years:<10} {region}  {title}")
 
 
 @rulesets_app.command("show")
@@ -200,6 +205,13 @@ def rulesets_validate(
     failed = 0
     for path in paths:
         try:
+            text = path.read_text(encoding="utf-8")
+            if is_project_ruleset_text(text):
+                in_root = path.parent.parent.resolve() == root.resolve()
+                prs = load_project_ruleset_text(text, source=str(path), expect_name=path.parent.name if in_root else None,
+                                                expect_version=path.stem if in_root else None)
+                typer.echo(f"ok   {path}  ({prs.ref}, project ruleset: rows from the submission)")
+                continue
             if path.parent.parent.resolve() == root.resolve():
                 rs = load_file(path, vocabulary)
             else:

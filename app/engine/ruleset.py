@@ -13,6 +13,8 @@ from typing import Any
 from app.engine.errors import Problem, RulesetError
 from app.engine.facts import Vocabulary
 from app.engine.formula import Formula, FormulaError, parse
+from app.engine.project import ProjectRuleset, load_project_ruleset_text
+from app.engine.project_format import is_project_ruleset_text
 from app.engine.rules import ROUNDING_MODES, ZERO, Rule, RuleSpecError, build_rule, fmt, mark_parts
 from app.engine.yamlio import YamlError, loads_yaml
 
@@ -471,11 +473,16 @@ def _indicator(b: _Builder, spec: Any, pointer: str, level: int, by_code: dict[s
 
 
 class RulesetRegistry:
-    """All rulesets known to the process, by name and version."""
+    """All rulesets known to the process, by name and version.
+
+    Project rulesets (``kind: project``, app.engine.project) are kept apart: ``get``/``all``/
+    ``resolve`` answer the 部门整体 rulesets, ``project``/``projects``/``resolve_project`` the project
+    ones; a name belongs to one kind only."""
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
         self._by_ref: dict[str, Ruleset] = {}
+        self._projects: dict[str, ProjectRuleset] = {}
 
     @classmethod
     def from_directory(cls, root: Path) -> RulesetRegistry:
@@ -484,7 +491,12 @@ class RulesetRegistry:
         problems: list[str] = []
         for path in sorted(root.glob("*/*.yaml")):
             try:
-                reg.add(load_file(path, vocabulary))
+                text = path.read_text(encoding="utf-8")
+                if is_project_ruleset_text(text):
+                    reg.add_project(load_project_ruleset_text(text, source=str(path), expect_name=path.parent.name,
+                                                              expect_version=path.stem))
+                else:
+                    reg.add(load_file(path, vocabulary))
             except RulesetError as exc:
                 problems.append(str(exc))
         if problems:
@@ -518,7 +530,28 @@ class RulesetRegistry:
         return max(candidates, key=lambda r: r.version)
 
     def has_name(self, name: str) -> bool:
-        return any(r.name == name for r in self._by_ref.values())
+        return any(r.name == name for r in self._by_ref.values()) or any(
+            r.name == name for r in self._projects.values())
+
+    def add_project(self, rs: ProjectRuleset) -> None:
+        self._projects[rs.ref] = rs
+
+    def project(self, ref: str) -> ProjectRuleset | None:
+        return self._projects.get(ref)
+
+    def projects(self) -> list[ProjectRuleset]:
+        return sorted(self._projects.values(), key=lambda r: (r.name, r.version))
+
+    def resolve_project(self, ref: str, year: int | None = None) -> ProjectRuleset | None:
+        """``NAME@VERSION`` exactly, or ``NAME`` with the version covering ``year``."""
+        if "@" in ref:
+            return self._projects.get(ref)
+        candidates = [r for r in self._projects.values() if r.name == ref]
+        if year is not None:
+            candidates = [r for r in candidates if r.covers(year)]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: r.version)
 
 
 def load_file(path: Path, vocabulary: Vocabulary) -> Ruleset:
