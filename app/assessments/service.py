@@ -179,8 +179,9 @@ class Created:
     #: complete or incomplete, and the grade (for the service's metrics)
     status: str
     grade: str | None
-    #: the project scored, when the subject is a project of the unit
+    #: the project scored, when the subject is a project of the unit, and its total (batches answer it)
     project_id: uuid.UUID | None = None
+    total: str | None = None
 
 
 #: "the lookup row was not read yet" (see prefetch)
@@ -232,7 +233,13 @@ def create(session: Session, body: AssessmentCreate,
     ``guard`` runs after every check and before scoring (the request's Idempotency-Key)."""
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year, found)
     check_assessor(session, unit, body)
-    rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
+    try:
+        rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
+    except NotFound:
+        if rulesets.registry().resolve_project(body.ruleset) is not None:
+            raise Unprocessable(f"{body.ruleset} scores a project's 自评表: give the project's project_id",
+                                errors=[{"pointer": "/project_id", "message": "required by a project ruleset"}]) from None
+        raise
     if sub is None:
         raise Unprocessable(
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",

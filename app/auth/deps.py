@@ -133,6 +133,7 @@ _AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 #: the resource a route changes, by the route template's first segments after /v1 (see :func:`describe`)
 _RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"),
               ("/v1/units/{unit_id}/projects/{project_id}/submissions", "project_submission"),
+              ("/v1/units/{unit_id}/projects:batch", "batch"),
               ("/v1/units/{unit_id}/projects", "project"), ("/v1/units", "unit"),
               ("/v1/assessments:batch", "batch"), ("/v1/assessments", "assessment"), ("/v1/keys", "key"),
               ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from app.db import packed
 from app.db.models import Project, Unit
 from app.engine.errors import InvalidInput
 from app.engine.project import ProjectRuleset, score_project
+from app.engine.rules import fmt
 from app.projects import service as projects
 from app.rulesets import service as rulesets
 
@@ -51,7 +51,7 @@ def resolve(ref: str, year: int) -> ProjectRuleset:
         years = sorted({y for r in same for y in r.fiscal_years})
         raise Unprocessable(f"project ruleset '{ref}' does not cover fiscal year {year}; it covers {years}",
                             errors=[{"pointer": "/fiscal_year", "message": f"not covered by {ref}; covered years: {years}"}])
-    if rulesets.registry().resolve(name) is not None if hasattr(rulesets.registry(), "resolve") else False:
+    if any(r.name == name for r in rulesets.registry().all()):
         raise Unprocessable(f"{ref} scores a unit (部门整体), not a project; project rulesets: {', '.join(available)}",
                             errors=[{"pointer": "/ruleset", "message": f"not a project ruleset; available: {', '.join(available)}"}])
     raise NotFound(f"unknown project ruleset '{ref}'; available: {', '.join(available)}",
@@ -112,7 +112,7 @@ def create(session: Session, body: AssessmentCreate, audit: Callable[[uuid.UUID]
     )
     store(session, values, audit, commit)
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
-                   breakdown, scored.status, scored.grade, project_id=project.id)
+                   breakdown, scored.status, scored.grade, project_id=project.id, total=fmt(scored.total))
 
 
 def _row_index(scored: Any, code: str) -> str:
@@ -122,5 +122,3 @@ def _row_index(scored: Any, code: str) -> str:
         return "-"
     return str(row["index"]) if row else "-"
 
-
-__all__ = ["Decimal", "create", "is_project_ruleset", "resolve"]

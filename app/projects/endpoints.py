@@ -7,13 +7,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from app.api.deps import CursorQuery, LimitQuery, Route, SessionDep, StrictInt, decode_cursor, encode_cursor
+from app.api import idempotency
+from app.api.deps import (
+    CursorQuery,
+    LimitQuery,
+    RawBody,
+    Route,
+    SessionDep,
+    StrictInt,
+    decode_cursor,
+    encode_cursor,
+    json_body,
+    parse_body,
+)
 from app.api.enums import AssessmentKind
-from app.api.problems import BadRequest, responses
-from app.auth.deps import READ, SUBMIT
+from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
+from app.auth.deps import READ, SUBMIT, authorize, finish, require_in_route
 from app.db.models import ProjectSubmission
-from app.projects import service, summary
+from app.projects import batch, service, summary
 from app.projects.schemas import (
+    ProjectBatchRequest,
+    ProjectBatchResult,
     ProjectCreate,
     ProjectOut,
     ProjectPage,
@@ -23,6 +37,7 @@ from app.projects.schemas import (
     ProjectSubmissionVersionList,
     ProjectUpdate,
 )
+from app.settings import get_settings
 from app.submissions.service import etag
 
 router = APIRouter(route_class=Route, tags=["projects"])
@@ -158,3 +173,28 @@ def get_project_version(unit_id: UnitIdPath, project_id: ProjectIdPath, fiscal_y
     sub = service.version(session, unit_id, project_id, fiscal_year, version)
     response.headers["ETag"] = etag(sub)
     return out(sub)
+
+
+# --------------------------------------------------------------------------- batch
+
+
+@router.post(BASE + ":batch", dependencies=[require_in_route("submit", "assess")], operation_id="batchProjectAssessments",
+             summary="Submit and score up to 1,000 of a unit's projects", response_model=ProjectBatchResult,
+             responses=responses(403, 404, 413, 422), openapi_extra=json_body(ProjectBatchRequest))
+def batch_projects(unit_id: UnitIdPath, raw: RawBody, session: SessionDep, request: Request) -> FastJSONResponse:
+    """Each item names a project of the unit (found by code, created when new, running in the item's year),
+    carries its 自评表 for the year (stored as a new version of its submission) and the assessment to make
+    under a project ruleset. Items are answered one by one: a failing item reports its own problem (pointers
+    under `/items/N`) and leaves nothing stored; the others are stored in one transaction. The unit's owner
+    only (an audit firm scores a project with `POST /v1/assessments`)."""
+    authorize(session, request)
+    body = parse_body(ProjectBatchRequest, raw, request.headers.get("content-type"))
+    limit = get_settings().batch_max_items
+    if len(body.items) > limit:
+        raise PayloadTooLarge(f"at most {limit} items per batch")
+    idempotency.guard(session, request, raw)  # a retry is answered again here, before any work
+    result = batch.batch(session, unit_id, body.items)
+    request.state.audit_status = 200
+    response = FastJSONResponse(result, status_code=200)
+    finish(session, request, response)  # the audit entry and the Idempotency-Key's outcome commit with the items
+    return response

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.enums import GradeCode, request_body
+from app.api.enums import AssessmentKind, AssessmentStatus, GradeCode, request_body
 from app.api.limits import REASON_MAX
+from app.api.problems import ProblemDetail
 from app.engine.project_format import ProjectSubmission as ProjectSheet
 from app.units.schemas import CODE_PATTERN
 
@@ -17,7 +18,7 @@ Year = Annotated[int, Field(ge=1990, le=2100)]
 Years = Annotated[list[Year], Field(min_length=1, max_length=50,
                                     description="The fiscal years the project runs (each gets a 自评表)")]
 
-EXAMPLE = {"code": "YT2023-017", "name": "校园安全管理服务项目", "department": "深圳市盐田区教育局",
+EXAMPLE: dict[str, Any] = {"code": "YT2023-017", "name": "校园安全管理服务项目", "department": "深圳市盐田区教育局",
            "implementer": "深圳市盐港中学", "fund_nature": "一般公共预算", "fiscal_years": [2023]}
 
 
@@ -130,3 +131,57 @@ class ProjectSubmissionOut(BaseModel):
 
 class ProjectSubmissionVersionList(BaseModel):
     items: list[ProjectSubmissionOut]
+
+
+class BatchProject(BaseModel):
+    """A project of the unit, found by its code or created (running in the item's fiscal year)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    department: str = Field(min_length=1, max_length=200)
+    implementer: str = Field(min_length=1, max_length=200)
+    fund_nature: str = Field(min_length=1, max_length=100)
+
+
+class ProjectBatchItem(BaseModel):
+    """One project's 自评表 for a year and the assessment to make of it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body())
+
+    project: BatchProject = Field(description="Found by code within the unit; created when new")
+    fiscal_year: Year
+    submission: ProjectSheet = Field(description="The 自评表 data: stored as a new version of the project's submission")
+    ruleset: str = Field(min_length=1, max_length=100, examples=["national-project"])
+    kind: AssessmentKind
+    evaluator: str = Field(min_length=1, max_length=200)
+    strict: bool = Field(default=False, description="Refuse the item (422) instead of storing an incomplete assessment")
+
+
+class ProjectBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000,
+        description="Up to 1,000 items, each a ProjectBatchItem (validated one by one: a malformed item fails alone "
+                    "with its own problem and pointers)")
+
+
+class ProjectBatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="201 when stored, else the problem's status")
+    project_id: uuid.UUID | None = None
+    assessment_id: uuid.UUID | None = None
+    location: str | None = None
+    total: str | None = None
+    grade: str | None = None
+    grade_code: GradeCode | None = None
+    assessment_status: AssessmentStatus | None = None
+    problem: ProblemDetail | None = Field(default=None, description="Why the item was refused (nothing of it is stored)")
+
+
+class ProjectBatchResult(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[ProjectBatchItemResult]

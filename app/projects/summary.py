@@ -61,7 +61,7 @@ def summarise(session: Session, unit_id: uuid.UUID, year: int, ruleset: str | No
             executed += spent
             funded += 1
         for n, node in enumerate(flatten(row.result["indicators"])):
-            if node.get("children") or node["level"] < 3 and node.get("rule") != "execution":
+            if "rule" not in node:  # only leaves carry a rule: the 三级 rows and the execution rate
                 continue
             points_lost = node.get("points_lost")
             if points_lost in (None, "0") or node.get("score") is None:
