@@ -113,11 +113,11 @@ def create_app() -> FastAPI:
     app.include_router(rulesets_router)
     app.include_router(units_router)
     app.include_router(submissions_router)
-    app.include_router(projects_router)
     app.include_router(assessments_router)
     app.include_router(reports_router)
     app.include_router(access_router)
     app.include_router(tenants_router)
+    app.include_router(projects_router)  # last: its paths are added at the end of the document
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -710,6 +710,17 @@ _PROJECTS_SUMMARY: Any = {'unit_id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
  'grade_codes': {'excellent': 1, 'good': 1, 'fair': 1},
  'lost_most': [_LOST_ROW]}
 
+_PROJECT_BATCH_ITEM_RESULT: Any = {'index': 0,
+ 'status': 201,
+ 'project_id': '2c9a4f1e-5b7d-5e8a-9c3f-1d2e3f4a5b6c',
+ 'assessment_id': '4f3e6850-75ec-585e-84dd-444f7363afb0',
+ 'location': '/v1/assessments/4f3e6850-75ec-585e-84dd-444f7363afb0',
+ 'total': '100',
+ 'grade': '优',
+ 'grade_code': 'excellent',
+ 'assessment_status': 'complete',
+ 'problem': None}
+
 SCHEMA_EXAMPLES: dict[str, Any] = {
     'AdjustmentItem': _ADJUSTMENT_ITEM,
     'AssessmentKind': 'self',
@@ -778,4 +789,6 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'ProjectGoals': _PROJECT_CONTENT['goals'],
     'LostRow': _LOST_ROW,
     'ProjectsSummary': _PROJECTS_SUMMARY,
+    'ProjectBatchItemResult': _PROJECT_BATCH_ITEM_RESULT,
+    'ProjectBatchResult': {'succeeded': 1, 'failed': 0, 'items': [_PROJECT_BATCH_ITEM_RESULT]},
 }

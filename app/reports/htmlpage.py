@@ -49,6 +49,7 @@ td.pending { background: #fff2cc; }
 td.na { background: #ededed; color: #555; }
 td.score.lost { color: #b00000; }
 td.diff { background: #fce4d6; }
+td.head { background: #e6e6e6; font-weight: bold; text-align: center; }
 table.pre { margin-bottom: -.6pt; }
 td.lost-cell { color: #b00000; }
 .scores td.text, .scores td.reason { font-size: 8.5pt; }

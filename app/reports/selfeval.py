@@ -51,9 +51,10 @@ COLUMNS = [
     Column("target", "年度指标值", None, 12.0),
     Column("actual", "实际完成值", None, 12.0),
     Column("points", "分值", None, 6.0, numeric=True),
-    Column("score", "得分", None, 6.5, numeric=True),
-    Column("claimed", "自评得分", None, 6.5, numeric=True),
-    Column("deviation", "偏差原因分析及改进措施", None, 32.0),
+    # wide enough for the funds block's 执行率 above them ("100.00%")
+    Column("score", "得分", None, 8.5, numeric=True),
+    Column("claimed", "自评得分", None, 8.5, numeric=True),
+    Column("deviation", "偏差原因分析及改进措施", None, 29.0),
     Column("reasons", "扣分事由", None, 26.0),
 ]
 _IDX = {c.key: i for i, c in enumerate(COLUMNS)}
