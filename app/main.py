@@ -32,6 +32,7 @@ from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.metrics import MetricsMiddleware, exposition
 from app.projects.endpoints import router as projects_router
+from app.projects.schemas import ProjectBatchItem, ProjectBatchRequest
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
@@ -165,13 +166,15 @@ def create_app() -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         # Models the routes validate themselves (bodies read raw, items validated one by one).
-        for model in (BatchItem, AssessmentCreate, BatchRequest):
+        for model in (BatchItem, AssessmentCreate, BatchRequest, ProjectBatchItem, ProjectBatchRequest):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(name, sub)
             components[model.__name__] = doc
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
+        components["ProjectBatchRequest"]["properties"]["items"]["items"] = {
+            "$ref": "#/components/schemas/ProjectBatchItem"}
         # A whole-object example on every schema (app/api/examples.py) that has none of its own.
         for name, example in SCHEMA_EXAMPLES.items():
             if name in components and "examples" not in components[name]:

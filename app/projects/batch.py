@@ -23,7 +23,6 @@ from app.projects import service as projects
 from app.projects.schemas import ProjectBatchItem, ProjectCreate
 from app.units import service as units
 
-
 #: pointers of the assessment's own fields (the rest point into the item's submission)
 _ITEM_FIELDS = ("/ruleset", "/fiscal_year", "/kind", "/evaluator", "/strict", "/project")
 

@@ -99,12 +99,14 @@ SHEET_EXAMPLE: dict[str, Any] = {
     "goals": {"expected": "完成校园安全巡查与培训，全年无重大安全事故", "actual": "完成巡查与培训1850人次，全年无重大安全事故"},
     "rows": [
         {"level1": "产出指标", "level2": "数量指标", "name": "安全培训人次", "nature": "gte", "target": "2000",
-         "unit": "人次", "actual": "1850", "claimed": "13", "deviation_reason": "受场地改造影响，两期培训延后",
+         "unit": "人次", "actual": "1850", "claimed": "50", "deviation_reason": "受场地改造影响，两期培训延后",
          "improvement": "下年度提前安排培训计划"},
+        {"level1": "效益指标", "level2": "社会效益指标", "name": "校园安全事故发生率", "nature": "lte", "target": "1",
+         "unit": "%", "actual": "0", "claimed": "30"},
         {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "师生满意度", "nature": "gte", "target": "90",
          "unit": "%", "actual": "96", "claimed": "10"},
     ],
-    "claimed_total": "91",
+    "claimed_total": "100",
 }
 
 
