@@ -7,6 +7,11 @@ address) are generated up front and validated once with ``prepare()``; the
 timed loop then calls ``score(ruleset, prepared)`` only. Rates including
 ``prepare()`` (validation) and ``to_dict()`` (the JSON shape) are reported too.
 
+Project rulesets (``kind: project``, national-project@2020 and its local variant) are timed on
+random 12-row 自评表 (产出 6, 效益 4, 满意度 2 rows; ≥, ≤, = and qualitative rows, targets met or
+missed): ``score()`` is ``score_project(ruleset, submission)`` on a validated ProjectSubmission,
+``+prepare`` adds ``ProjectSubmission.model_validate`` of the JSON-shaped table.
+
 Exits 1 when shenzhen-yantian@2023 ``score()`` runs below 20,000/s, unless
 ``--no-check``. ``--profile`` prints a cProfile of ``score()`` restricted to
 app/engine, to show where the time goes.
@@ -26,7 +31,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.engine import builtin_registry  # noqa: E402
 from app.engine.facts import FactDef, Vocabulary  # noqa: E402
+from app.engine.project import ProjectRuleset, score_project, spread  # noqa: E402
+from app.engine.project_format import ProjectSubmission  # noqa: E402
 from app.engine.ruleset import Ruleset  # noqa: E402
 from app.engine.scoring import Prepared, prepare, score, to_dict  # noqa: E402
 
@@ -89,6 +96,52 @@ def random_input(rng: random.Random, rs: Ruleset, vocabulary: Vocabulary) -> tup
         if a is not None:
             answers[addr] = a
     return facts, answers
+
+
+PROJECT_ROWS = 12
+_LAYOUT = [(0, 6), (1, 4), (2, 2)]  # (一级 index, rows): 产出 6, 效益 4, 满意度 2
+
+
+def random_project_table(rng: random.Random, rs: ProjectRuleset) -> dict[str, Any]:
+    """A random 12-row 自评表 as a platform sends it (JSON-shaped, decimal strings)."""
+    rows: list[dict[str, Any]] = []
+    for level, n in _LAYOUT:
+        l1 = rs.levels[level]
+        for _ in range(n):
+            l2 = rng.choice(l1.children)
+            nature = rng.choice(("≥", "≥", "≤", "=", "定性"))
+            row: dict[str, Any] = {"level1": l1.name, "level2": l2.name, "name": f"{l2.name}{len(rows) + 1}",
+                                   "nature": nature, "deviation_reason": "进度滞后", "improvement": "加强督办"}
+            if nature == "定性":
+                row.update(target_text="效果明显", band="met", band_reason="达到预期")  # band_score: below
+            else:
+                target = Decimal(rng.randint(1, 5000))
+                actual = target if rng.random() < 0.6 else Decimal(rng.randint(0, 10000))
+                row.update(target=str(target), unit=rng.choice(("人次", "%", "万元", "天", "个")), actual=str(actual))
+            rows.append(row)
+    sub = {"funds": {"initial_budget": "100", "full_year_budget": "100", "executed": str(_cents(rng, 100))},
+           "goals": {"expected": "完成年度目标", "actual": "基本完成"}, "rows": rows, "claimed_total": "95"}
+    # A qualitative row's points are the 一级's even share: its band score is 80, 90 or 100% of it.
+    i = 0
+    for level, n in _LAYOUT:
+        for share in spread(rs.levels[level].points, [Decimal(1)] * n, rs.quantum):
+            if rows[i]["nature"] == "定性":
+                pick = (share * Decimal(rng.choice((80, 90, 100))) / 100).quantize(Decimal("0.01"), ROUND_CEILING)
+                rows[i]["band_score"] = str(min(pick, share))
+            i += 1
+    return sub
+
+
+def measure_project(rs: ProjectRuleset, raw: list[dict[str, Any]], seconds: float,
+                    other_seconds: float) -> tuple[float, float, float, float]:
+    """As :func:`measure`, for a project ruleset."""
+    subs = [ProjectSubmission.model_validate(r) for r in raw]
+    n = len(subs)
+    r_score, _ = rate(lambda i: score_project(rs, subs[i]), n, seconds)
+    r_prep, _ = rate(lambda i: score_project(rs, ProjectSubmission.model_validate(raw[i])), n, other_seconds)
+    r_dict, _ = rate(lambda i: score_project(rs, subs[i]).to_dict(), n, other_seconds)
+    r_all, _ = rate(lambda i: score_project(rs, ProjectSubmission.model_validate(raw[i])).to_dict(), n, other_seconds)
+    return r_score, r_prep, r_dict, r_all
 
 
 # --------------------------------------------------------------------------- timing
@@ -189,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not (m.__file__ or "").endswith(".py")]
     reg = builtin_registry()
     voc = reg.vocabulary
-    refs = args.ruleset or reg.refs()
+    refs = args.ruleset or [*reg.refs(), *(p.ref for p in reg.projects())]
     print(f"jixiao engine benchmark — Python {platform.python_version()} on {platform.machine()}, {pinned}")
     print(f"engine modules compiled (mypyc): {', '.join(compiled) or 'none — pure Python'}")
     print(f"{args.inputs:,} random valid inputs per ruleset (full answers), seed {args.seed}; "
@@ -201,6 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     results: dict[str, float] = {}
     for ref in refs:
+        prs = reg.project(ref)
+        if prs is not None:
+            rng = random.Random(f"{args.seed}:{ref}")
+            tables = [random_project_table(rng, prs) for _ in range(args.inputs)]
+            statuses = Counter(score_project(prs, t).status for t in tables)
+            r_score, r_prep, r_dict, r_all = measure_project(prs, tables, args.seconds, args.other_seconds)
+            results[ref] = r_score
+            complete = f"{100 * statuses['complete'] / len(tables):.0f}%"
+            print(f"{ref:<24}{PROJECT_ROWS:>7}{complete:>10}{r_score:>12,.0f}{1e6 / r_score:>8.1f}"
+                  f"{r_prep:>12,.0f}{r_dict:>12,.0f}{r_all:>13,.0f}")
+            continue
         rs = reg.get(ref)
         if rs is None:
             print(f"unknown ruleset {ref}", file=sys.stderr)
@@ -219,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("score()/s: score(ruleset, prepared) only; +prepare/s: prepare() + score(); "
           "+to_dict/s: score() + to_dict(); all three/s: prepare() + score() + to_dict().")
+    print(f"project rulesets: leaves = rows of a random {PROJECT_ROWS}-row 自评表; score() = score_project() on a "
+          "validated ProjectSubmission, prepare() = ProjectSubmission.model_validate().")
 
     if args.profile:
         rs = reg.get(CHECK_REF)

@@ -97,6 +97,7 @@ class ProjectRuleset:
         self.execution: ExecutionSpec = spec.execution
         self.levels: list[Level1Spec] = list(spec.levels)
         self.bands: dict[str, BandSpec] = {b.band: b for b in spec.bands}
+        self.bands_text = self.band_text()
         #: every fixed node by code (the reports read ``description`` / ``criteria`` from here)
         self.by_code: dict[str, Level1Spec | Level2Spec | ExecutionSpec] = {spec.execution.code: spec.execution}
         for l1 in self.levels:
@@ -270,14 +271,31 @@ class RowResult:
     missing_answers: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     note: str | None = None
-    row: dict[str, Any] | None = None  # the 自评表's own columns (三级 rows only)
+    source: ProjectRow | None = None  # the submission's row (三级 rows only)
     children: list[RowResult] = field(default_factory=list)
     index: int | None = None  # position in the submission's rows
     claimed: Decimal | None = None
+    claim_differs: bool = False
+    met: bool | None = None  # whether the row reached its target (None: not known)
 
-    @property
-    def is_leaf(self) -> bool:
-        return not self.children and self.level != 0
+    def columns(self, rs: ProjectRuleset) -> dict[str, Any] | None:
+        """The 自评表's own columns of a 三级 row (rendered when shown: scoring stays cheap)."""
+        row = self.source
+        if row is None:
+            return None
+        actual_unit = row.actual_unit or row.unit
+        return {
+            "index": self.index, "level1": row.level1, "level2": row.level2, "nature": row.nature,
+            "nature_label": NATURE_LABELS[row.nature], "target": None if row.target is None else fmt(row.target),
+            "target_text": row.target_text, "unit": normalise_unit(row.unit),
+            "actual": None if row.actual is None else fmt(row.actual), "actual_unit": normalise_unit(actual_unit),
+            "actual_text": row.actual_text, "band": row.band,
+            "band_label": None if row.band is None else rs.bands[row.band].name,
+            "band_score": None if row.band_score is None else fmt(row.band_score), "band_reason": row.band_reason,
+            "deviation_reason": row.deviation_reason, "improvement": row.improvement, "met": self.met,
+            "not_applicable_reason": row.not_applicable_reason,
+            "claimed": None if self.claimed is None else fmt(self.claimed), "claim_differs": self.claim_differs,
+        }
 
 
 @dataclass(slots=True)
@@ -324,7 +342,7 @@ class ProjectAssessment:
             "warnings": self.warnings,
             "missing_facts": self.missing_facts,
             "missing_answers": self.missing_answers,
-            "indicators": [_node_dict(r) for r in self.indicators],
+            "indicators": [_node_dict(r, rs) for r in self.indicators],
             "adjustments": [],
             "funds": self.funds,
             "goals": self.goals,
@@ -341,7 +359,7 @@ def _walk(nodes: list[RowResult]) -> list[RowResult]:
     return out
 
 
-def _node_dict(r: RowResult) -> dict[str, Any]:
+def _node_dict(r: RowResult, rs: ProjectRuleset) -> dict[str, Any]:
     score_text = None if r.score is None else fmt(r.score)
     d: dict[str, Any] = {
         "code": r.code,
@@ -374,9 +392,9 @@ def _node_dict(r: RowResult) -> dict[str, Any]:
         d["missing_answers"] = r.missing_answers
         d["messages"] = r.messages
         d["note"] = r.note
-        if r.row is not None:
-            d["row"] = r.row
-    d["children"] = [_node_dict(c) for c in r.children]
+        if r.source is not None:
+            d["row"] = r.columns(rs)
+    d["children"] = [_node_dict(c, rs) for c in r.children]
     return d
 
 
@@ -538,10 +556,11 @@ def score_project(rs: ProjectRuleset, submission: ProjectSubmission | Mapping[st
             if r.status == NOT_APPLICABLE:
                 excluded += r.points
             row_ov = ovs.get(r.code)
-            if row_ov is not None:
+            if row_ov is not None:  # the evaluator's score stands in for what the row lacked
                 r.override, r.score, r.status = row_ov, row_ov.score, OVERRIDDEN
-            missing_facts.extend(r.missing_facts)
-            missing_answers.extend(r.missing_answers)
+            else:
+                missing_facts.extend(r.missing_facts)
+                missing_answers.extend(r.missing_answers)
             _claim(r, row.claimed, claim_rows, warnings)
             results[i] = r
     if problems:
@@ -552,7 +571,8 @@ def score_project(rs: ProjectRuleset, submission: ProjectSubmission | Mapping[st
     ex_ov = ovs.get(ex.code)
     if ex_ov is not None:
         ex.override, ex.score, ex.status = ex_ov, ex_ov.score, OVERRIDDEN
-    missing_facts.extend(ex.missing_facts)
+    else:
+        missing_facts.extend(ex.missing_facts)
     _claim(ex, sub.claimed_execution, claim_rows, warnings)
 
     # 7. Roll up: 二级 and 一级 groups.
@@ -642,13 +662,9 @@ def _group(code: str, name: str, level: int, points: Decimal, kids: list[RowResu
 
 def _claim(r: RowResult, claimed: Decimal | None, out: list[dict[str, str]], warnings: list[dict[str, str]]) -> None:
     r.claimed = claimed
-    if r.row is not None:
-        r.row["claimed"] = None if claimed is None else fmt(claimed)
-        r.row["claim_differs"] = False
     if claimed is None or r.computed is None or r.status == NOT_APPLICABLE or claimed == r.computed:
         return
-    if r.row is not None:
-        r.row["claim_differs"] = True
+    r.claim_differs = True
     out.append({"code": r.code, "name": r.name, "claimed": fmt(claimed), "computed": fmt(r.computed),
                 "difference": fmt(claimed - r.computed), "rule": r.formula or ""})
     warnings.append({"code": "claim_differs",
@@ -688,17 +704,7 @@ def _score_execution(rs: ProjectRuleset, sub: ProjectSubmission) -> RowResult:
 def _score_row(rs: ProjectRuleset, i: int, code: str, row: ProjectRow, pts: Decimal, problems: list[Problem],
                warnings: list[dict[str, str]]) -> RowResult:
     at = f"/rows/{i}"
-    cols: dict[str, Any] = {
-        "index": i, "level1": row.level1, "level2": row.level2, "nature": row.nature,
-        "nature_label": NATURE_LABELS[row.nature], "target": None if row.target is None else fmt(row.target),
-        "target_text": row.target_text, "unit": normalise_unit(row.unit),
-        "actual": None if row.actual is None else fmt(row.actual), "actual_unit": normalise_unit(row.actual_unit or row.unit),
-        "actual_text": row.actual_text, "band": row.band,
-        "band_label": None if row.band is None else rs.bands[row.band].name,
-        "band_score": None if row.band_score is None else fmt(row.band_score), "band_reason": row.band_reason,
-        "deviation_reason": row.deviation_reason, "improvement": row.improvement, "met": None,
-    }
-    r = RowResult(code, row.name, 3, pts, pts, None, None, SCORED, row=cols, index=i)
+    r = RowResult(code, row.name, 3, pts, pts, None, None, SCORED, source=row, index=i)
     if row.not_applicable:
         r.available, r.score, r.computed, r.status = ZERO, ZERO, ZERO, NOT_APPLICABLE
         r.note = f"不适用：{row.not_applicable_reason}"
@@ -721,7 +727,7 @@ def _score_row(rs: ProjectRuleset, i: int, code: str, row: ProjectRow, pts: Deci
         if factor != 1:
             r.values.append({"name": "实际完成值（折算）", "value": _with_unit(a, row.unit)})
         met = a >= t if row.nature == "gte" else (a <= t if row.nature == "lte" else a == t)
-        cols["met"] = met
+        r.met = met
         raw = pts
         if not met:
             missed_raw, why = _missed(rule, t, a, pts)
@@ -742,7 +748,7 @@ def _score_row(rs: ProjectRuleset, i: int, code: str, row: ProjectRow, pts: Deci
                           f"{sign}{_with_unit(t, row.unit)}，扣{fmt(pts - score)}分"})
         missed = not met
     else:
-        r.rule, r.formula = "qualitative_band", rs.band_text()
+        r.rule, r.formula = "qualitative_band", rs.bands_text
         if row.band is None or row.band_score is None:
             r.status = PENDING
             r.missing_answers.append(code)
@@ -768,7 +774,7 @@ def _score_row(rs: ProjectRuleset, i: int, code: str, row: ProjectRow, pts: Deci
             r.deductions.append({"points": fmt(pts - score), "source": "evaluator",
                                  "reason": f"{band.name}：{row.band_reason}，扣{fmt(pts - score)}分"})
         missed = row.band != "met"
-        cols["met"] = not missed
+        r.met = not missed
     if missed and (row.deviation_reason is None or row.improvement is None):
         which = "deviation_reason" if row.deviation_reason is None else "improvement"
         label = "偏差原因" if which == "deviation_reason" else "改进措施"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -107,6 +108,7 @@ _UNIT_SCALES: dict[str, tuple[str, Decimal]] = {
 _UNIT_ALIASES = {"百分比": "%", "百分率": "%", "％": "%", "个百分点": "%"}
 
 
+@lru_cache(maxsize=1024)
 def normalise_unit(unit: str | None) -> str | None:
     """The unit as compared: width-normalised (％ → %), the spelled-out 百分比 as %."""
     if unit is None:

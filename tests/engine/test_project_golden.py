@@ -338,6 +338,10 @@ def test_an_evaluator_override_with_its_reason():
     n = a.node("1.2.1")
     assert (n.score, n.computed, n.status) == (D(8), D(10), "overridden")
     assert a.total == D(98)
+    # a row without its actual, scored by the evaluator: the assessment is complete
+    b = score_project(NATIONAL, table(base_rows(quality={"actual": None})),
+                      {"1.2.1": {"score": "9", "reason": "据抽查记录认定合格率约为94%"}})
+    assert (b.status, b.total, b.grade, b.missing_facts) == ("complete", D(99), "优", [])
     with pytest.raises(InvalidInput) as exc:
         score_project(NATIONAL, table(base_rows()), {"1.2.1": {"score": "11", "reason": "r"}})
     assert [p.pointer for p in exc.value.problems] == ["/overrides/1.2.1/score"]

@@ -109,9 +109,8 @@ def test_a_met_target_always_scores_full_marks(rs):
     def check(sub: dict[str, Any]) -> None:
         a = score_project(rs, sub)
         for r in a.rows():
-            assert r.row is not None
-            if r.row["met"] is True and r.rule != "qualitative_band":
-                assert r.score == r.points, (r.code, r.row)
+            if r.met is True and r.rule != "qualitative_band":
+                assert r.score == r.points, (r.code, r.source)
 
     check()
 
