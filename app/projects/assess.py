@@ -23,7 +23,7 @@ from app.auth.scoping import current_tenant
 from app.db import packed
 from app.db.models import Project, Unit
 from app.engine.errors import InvalidInput
-from app.engine.project import ProjectRuleset, score_project
+from app.engine.project import ProjectAssessment, ProjectRuleset, score_project
 from app.engine.rules import fmt
 from app.projects import service as projects
 from app.rulesets import service as rulesets
@@ -115,10 +115,11 @@ def create(session: Session, body: AssessmentCreate, audit: Callable[[uuid.UUID]
                    breakdown, scored.status, scored.grade, project_id=project.id, total=fmt(scored.total))
 
 
-def _row_index(scored: Any, code: str) -> str:
+def _row_index(scored: ProjectAssessment, code: str) -> str:
+    """The position in the submission's rows of the row ``code`` (a JSON pointer token)."""
     try:
-        row = scored.node(code).row
+        index = scored.node(code).index
     except KeyError:
         return "-"
-    return str(row["index"]) if row else "-"
+    return "-" if index is None else str(index)
 

@@ -65,17 +65,18 @@ def test_rows_that_do_not_fit_the_ruleset_are_refused_with_pointers_into_the_sub
 def test_a_missing_actual_is_incomplete_never_zero_and_strict_refuses(client):
     sheet = project_sheet({"level1": "产出指标", "level2": "数量指标", "name": "培训人次", "nature": "gte",
                            "target": "2000", "unit": "人次"},
-                          {"level1": "效益指标", "level2": "社会效益指标", "name": "事故率", "nature": "lte",
-                           "target": "1", "unit": "%", "actual": "0"})
+                          {"level1": "效益指标", "level2": "社会效益指标", "name": "安全水平", "nature": "定性",
+                           "target_text": "明显提升"})
     unit, project = _project(client, sheet)
     r = client.post("/v1/assessments", json=_body(unit, project))
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["status"], body["grade"]) == ("incomplete", None)
     assert body["missing_facts"] == ["/rows/0/actual"]
+    assert body["missing_answers"] == ["2.2.1"]  # the qualitative row waits for its band
     strict = client.post("/v1/assessments", json=_body(unit, project, strict=True))
     assert strict.status_code == 422
-    assert strict.json()["errors"][0]["pointer"] == "/rows/0/actual"
+    assert [e["pointer"] for e in strict.json()["errors"]] == ["/rows/0/actual", "/rows/1"]
 
 
 def test_idempotent_retry_answers_the_same_assessment(client):
