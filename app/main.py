@@ -34,6 +34,8 @@ from app.jobs import worker as jobs_worker
 from app.jobs.endpoints import router as jobs_router
 from app.jobs.schemas import JobCreate
 from app.metrics import MetricsMiddleware, exposition
+from app.projects.endpoints import router as projects_router
+from app.projects.schemas import ProjectBatchItem, ProjectBatchRequest
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
 from app.settings import get_settings
@@ -124,6 +126,7 @@ def create_app() -> FastAPI:
     app.include_router(access_router)
     app.include_router(tenants_router)
     app.include_router(webhooks_router)
+    app.include_router(projects_router)  # last: its paths are added at the end of the document
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -171,13 +174,15 @@ def create_app() -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         # Models the routes validate themselves (bodies read raw, items validated one by one).
-        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate):
+        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate, ProjectBatchItem, ProjectBatchRequest):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(name, sub)
             components[model.__name__] = doc
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
+        components["ProjectBatchRequest"]["properties"]["items"]["items"] = {
+            "$ref": "#/components/schemas/ProjectBatchItem"}
         # A whole-object example on every schema (app/api/examples.py) that has none of its own.
         for name, example in SCHEMA_EXAMPLES.items():
             if name in components and "examples" not in components[name]:

@@ -29,7 +29,7 @@ os.environ.setdefault("JIXIAO_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")
 os.environ.setdefault("JIXIAO_JOBS_WORKER_IN_PROCESS", "0")
 TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
           "job_items", "job_chunks", "jobs", "procrastinate_events", "procrastinate_periodic_defers",
-          "procrastinate_jobs", "procrastinate_workers", "idempotency_keys", "operator_keys", "engagements", "assessments", "submissions", "units", "rulesets", "audit_log",
+          "procrastinate_jobs", "procrastinate_workers", "idempotency_keys", "operator_keys", "engagements", "assessments", "project_submissions", "projects", "submissions", "units", "rulesets", "audit_log",
           "api_keys", "tenants")
 
 

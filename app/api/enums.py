@@ -20,8 +20,8 @@ BreakdownView = TypeAliasType("BreakdownView", Literal["tree", "flat"])
 Judgments = TypeAliasType("Judgments", Literal["submission", "assessment"])
 AuditResource = TypeAliasType(
     "AuditResource",
-    Literal["unit", "submission", "assessment", "batch", "key", "engagement", "ruleset", "tenant", "job",
-            "webhook_endpoint"])
+    Literal["unit", "submission", "project", "project_submission", "assessment", "batch", "key", "engagement",
+            "ruleset", "tenant", "job", "webhook_endpoint"])
 JobKind = TypeAliasType("JobKind", Literal["assessments", "rescore"])
 JobState = TypeAliasType("JobState", Literal["queued", "running", "succeeded", "failed", "cancelled"])
 AuditOutcome = TypeAliasType("AuditOutcome", Literal["succeeded", "refused", "failed"])

@@ -914,6 +914,82 @@ _RULESET_DIFF: Any = {'from': {'ref': 'shenzhen@2021',
          '~ 2.2.2 项目管理\n'
          '    名称：项目监管 → 项目管理\n'
          '    指标说明文字有改动\n'}
+_PROJECT_OUT: Any = {'id': '2c9a4f1e-5b7d-5e8a-9c3f-1d2e3f4a5b6c',
+ 'unit_id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
+ 'code': 'YT2023-017',
+ 'name': '校园安全管理服务项目',
+ 'department': '深圳市盐田区教育局',
+ 'implementer': '深圳市盐港中学',
+ 'fund_nature': '一般公共预算',
+ 'fiscal_years': [2023],
+ 'created_at': '2026-12-01T09:41:07.118203Z',
+ 'updated_at': '2026-12-01T09:41:07.118203Z'}
+
+_PROJECT_ROW: Any = {'level1': '产出指标', 'level2': '数量指标', 'name': '安全培训人次', 'nature': 'gte',
+ 'not_applicable': False, 'target': '2000', 'unit': '人次', 'actual': '1850', 'claimed': '50',
+ 'deviation_reason': '受场地改造影响，两期培训延后', 'improvement': '下年度提前安排培训计划'}
+
+_PROJECT_CONTENT: Any = {
+ 'funds': {'initial_budget': '120', 'full_year_budget': '118.5', 'executed': '112.3'},
+ 'goals': {'expected': '完成校园安全巡查与培训，全年无重大安全事故', 'actual': '完成巡查与培训1850人次，全年无重大安全事故'},
+ 'rows': [_PROJECT_ROW,
+          {'level1': '效益指标', 'level2': '社会效益指标', 'name': '校园安全事故发生率', 'nature': 'lte',
+           'not_applicable': False, 'target': '1', 'unit': '%', 'actual': '0', 'claimed': '30'},
+          {'level1': '满意度指标', 'level2': '服务对象满意度指标', 'name': '师生满意度', 'nature': 'gte', 'target': '90',
+           'not_applicable': False, 'unit': '%', 'actual': '96', 'claimed': '10'}],
+ 'claimed_total': '100'}
+
+_PROJECT_SUBMISSION_OUT: Any = {'project_id': '2c9a4f1e-5b7d-5e8a-9c3f-1d2e3f4a5b6c',
+ 'unit_id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
+ 'fiscal_year': 2023,
+ 'version': 1,
+ 'content': _PROJECT_CONTENT,
+ 'note': None,
+ 'content_hash': 'sha256:5d0b1f0c2a7e4b6a8c9d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b',
+ 'created_at': '2026-12-01T09:41:07.301112Z',
+ 'etag': '"8a1f2e3d-4c5b-5a69-8e7f-6d5c4b3a2910"'}
+
+_LOST_ROW: Any = {'project_id': '2c9a4f1e-5b7d-5e8a-9c3f-1d2e3f4a5b6c',
+ 'project_code': 'YT2023-017',
+ 'project_name': '校园安全管理服务项目',
+ 'assessment_id': '4f3e6850-75ec-585e-84dd-444f7363afb0',
+ 'code': '1.1.1',
+ 'name': '安全培训人次',
+ 'points': '50',
+ 'score': '46.25',
+ 'points_lost': '3.75',
+ 'reasons': ['实际完成值1850人次，未达年度指标值≥2000人次，扣3.75分']}
+
+_PROJECTS_SUMMARY: Any = {'unit_id': '4b507c29-46d9-5ec9-a62e-b9aa78c74f04',
+ 'fiscal_year': 2023,
+ 'ruleset': 'national-project',
+ 'kind': 'self',
+ 'projects': 3,
+ 'assessed': 3,
+ 'budget_full_year': '300',
+ 'executed': '240',
+ 'execution_rate': '80%',
+ 'mean': '86.3',
+ 'grades': {'优': 1, '良': 1, '中': 1},
+ 'grade_codes': {'excellent': 1, 'good': 1, 'fair': 1},
+ 'lost_most': [_LOST_ROW]}
+
+_PROJECT_BATCH_ITEM_RESULT: Any = {'index': 0,
+ 'status': 201,
+ 'project_id': '2c9a4f1e-5b7d-5e8a-9c3f-1d2e3f4a5b6c',
+ 'assessment_id': '4f3e6850-75ec-585e-84dd-444f7363afb0',
+ 'location': '/v1/assessments/4f3e6850-75ec-585e-84dd-444f7363afb0',
+ 'total': '95.73',
+ 'grade': '优',
+ 'grade_code': 'excellent',
+ 'assessment_status': 'complete',
+ 'problem': None}
+
+_BATCH_PROJECT: Any = {'code': 'YT2023-017', 'name': '校园安全管理服务项目', 'department': '深圳市盐田区教育局',
+ 'implementer': '深圳市盐港中学', 'fund_nature': '一般公共预算'}
+
+_PROJECT_BATCH_ITEM: Any = {'project': _BATCH_PROJECT, 'fiscal_year': 2023, 'submission': _PROJECT_CONTENT,
+ 'ruleset': 'national-project', 'kind': 'self', 'evaluator': '深圳市盐港中学', 'strict': False}
 
 SCHEMA_EXAMPLES: dict[str, Any] = {
     'JobCounts': _JOB_COUNTS,
@@ -1012,4 +1088,20 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'DiffChange': 'changed',
     'DiffMatch': 'code',
     **WEBHOOK_EXAMPLES,
+    'ProjectOut': _PROJECT_OUT,
+    'ProjectPage': {'items': [_PROJECT_OUT], 'next_cursor': None},
+    'ProjectUpdate': {'implementer': '深圳市盐港中学', 'fiscal_years': [2023, 2024]},
+    'ProjectSubmissionOut': _PROJECT_SUBMISSION_OUT,
+    'ProjectSubmissionVersionList': {'items': [_PROJECT_SUBMISSION_OUT]},
+    'ProjectRow': _PROJECT_ROW,
+    'ProjectFunds': _PROJECT_CONTENT['funds'],
+    'ProjectGoals': _PROJECT_CONTENT['goals'],
+    'LostRow': _LOST_ROW,
+    'ProjectsSummary': _PROJECTS_SUMMARY,
+    'ProjectBatchItemResult': _PROJECT_BATCH_ITEM_RESULT,
+    'BatchProject': _BATCH_PROJECT,
+    'ProjectBatchItem': _PROJECT_BATCH_ITEM,
+    'ProjectBatchRequest': {'items': [_PROJECT_BATCH_ITEM]},
+    'ProjectSubmission': _PROJECT_CONTENT,
+    'ProjectBatchResult': {'succeeded': 1, 'failed': 0, 'items': [_PROJECT_BATCH_ITEM_RESULT]},
 }

@@ -46,6 +46,11 @@ class AssessmentCreate(BaseModel):
         default=None,
         description="The evaluator's own overrides (indicator code → {score, reason}); when given they replace "
                     "the submission's.")
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="The subject is this project of the unit (项目支出绩效自评): its current 自评表 for the year is "
+                    "scored under a project ruleset (national-project …), and `overrides` (row code → {score, "
+                    "reason}) are the evaluator's own scores of its rows. Omitted: the unit itself.")
 
 
 class RulesetRef(BaseModel):
@@ -118,6 +123,8 @@ class AdjustmentResult(BaseModel):
 class AssessmentSummary(BaseModel):
     id: uuid.UUID
     unit_id: uuid.UUID
+    project_id: uuid.UUID | None = Field(default=None, description="The project scored, when the subject is a "
+                                                                  "project of the unit (absent for the unit itself)")
     fiscal_year: int
     submission_version: int
     kind: Kind
@@ -165,6 +172,9 @@ class AssessmentInputs(BaseModel):
                                               "as \"97.67%\")", examples=[{"procurement_actual": "318.98"}])
     answers: dict[str, Any]
     overrides: dict[str, Any]
+    content: dict[str, Any] | None = Field(
+        default=None, description="A project's assessment: the 自评表 data scored (funds, goals, rows, claims), as "
+                                  "stored with its submission version (facts and answers are then empty)")
 
 
 class Breakdown(BaseModel):
@@ -205,6 +215,9 @@ class CohortMember(BaseModel):
     total: str
     grade: str | None
     grade_code: GradeCode | None
+    project_id: uuid.UUID | None = Field(default=None, description="The project, in a cohort of projects")
+    project_code: str | None = None
+    project_name: str | None = None
 
 
 class Cohort(BaseModel):
@@ -212,6 +225,7 @@ class Cohort(BaseModel):
     fiscal_year: int
     region: str | None
     parent_id: uuid.UUID | None
+    unit_id: uuid.UUID | None = Field(default=None, description="The unit filter, when given")
     count: int
     mean: str | None
     minimum: str | None = Field(description="The lowest total")

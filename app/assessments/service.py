@@ -23,7 +23,7 @@ from app.assessments.schemas import AssessmentCreate, BatchItem
 from app.auth.deps import AUDIT_COLUMNS, AUDIT_VALUES, Forbidden
 from app.auth.scoping import current_tenant, owns
 from app.db import packed, sql
-from app.db.models import Assessment, Submission, Unit
+from app.db.models import Assessment, Project, Submission, Unit
 from app.db.query import equals, keyset_page
 from app.engine.labels import ASSESSMENT_STATUS_LABELS, INDICATOR_STATUS_LABELS, KIND_LABELS, grade_code
 from app.engine.rules import CohortRelative, fmt
@@ -140,6 +140,10 @@ VALUES (%(id)s, %(tenant_id)s, %(assessed_by_tenant_id)s, %(unit_id)s, %(fiscal_
 _UNIT_AND_SUBMISSION_OF_KEY = _UNIT_AND_SUBMISSION.replace("%(tenant)s", "jixiao_tenant()")
 # The same insert with the request's audit entry in one statement (one round trip): see create().
 _INSERT_AUDITED = f"WITH assessment AS ({_INSERT.strip()})\nINSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
+# An assessment of a project (app.projects.assess): the same statements with the project's columns.
+_INSERT_PROJECT = (_INSERT.replace("submission_id,", "submission_id, project_id, project_submission_id,", 1)
+                   .replace("%(submission_id)s,", "%(submission_id)s, %(project_id)s, %(project_submission_id)s,", 1))
+_INSERT_PROJECT_AUDITED = _INSERT_AUDITED.replace(_INSERT.strip(), _INSERT_PROJECT.strip(), 1)
 
 
 @dataclass(slots=True)
@@ -179,6 +183,9 @@ class Created:
     #: complete or incomplete, and the grade (for the service's metrics)
     status: str
     grade: str | None
+    #: the project scored, when the subject is a project of the unit, and its total (batches answer it)
+    project_id: uuid.UUID | None = None
+    total: str | None = None
 
 
 #: "the lookup row was not read yet" (see prefetch)
@@ -229,14 +236,14 @@ def create(session: Session, body: AssessmentCreate,
     and (``commit``) the transaction is committed right after it: the request's last write.
     ``guard`` runs after every check and before scoring (the request's Idempotency-Key)."""
     unit, sub = _unit_and_submission(session, body.unit_id, body.fiscal_year, found)
-    if not owns(session, unit.tenant_id):
-        # An audit firm under an engagement: granted years only, third-party assessments only.
-        if not _engaged(session, unit.id, body.fiscal_year):
-            raise NotFound(f"no unit {body.unit_id} for fiscal year {body.fiscal_year}")
-        if body.kind != "third_party":
-            raise Forbidden("under an engagement only third_party assessments can be submitted",
-                            errors=[{"pointer": "/kind", "message": "must be third_party"}])
-    rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
+    check_assessor(session, unit, body)
+    try:
+        rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
+    except NotFound:
+        if rulesets.registry().resolve_project(body.ruleset) is not None:
+            raise Unprocessable(f"{body.ruleset} scores a project's 自评表: give the project's project_id",
+                                errors=[{"pointer": "/project_id", "message": "required by a project ruleset"}]) from None
+        raise
     if sub is None:
         raise Unprocessable(
             f"unit {unit.id} has no submission for fiscal year {body.fiscal_year}; PUT one first",
@@ -263,22 +270,43 @@ def create(session: Session, body: AssessmentCreate,
                             **({"judgments": "assessment"} if own else {})}),
         result=packed.pack_json(breakdown), created_at=created_at,
     )
-    # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
-    if audit is None:
-        sql.run(session, _INSERT, values)
-    elif commit:  # the row and its audit entry (one statement), then COMMIT
-        sql.run_in_tenant(session, current_tenant(session), _INSERT_AUDITED, {**values, **audit(assessment_id)})
-    else:  # in the request's transaction (its Idempotency-Key's record follows): the tenant is set
-        sql.run(session, _INSERT_AUDITED, {**values, **audit(assessment_id)})
+    store(session, values, audit, commit)
     return Created(assessment_id, unit.id, body.fiscal_year, sub.version, body.kind, body.evaluator, created_at,
                    breakdown, status, grade)
+
+
+def check_assessor(session: Session, unit: Unit | UnitRef, body: AssessmentCreate) -> None:
+    """The caller may assess the unit (or a project of it) for the year: its owner, or an audit firm under
+    an engagement for the unit and year, which submits third-party assessments only."""
+    if not owns(session, unit.tenant_id):
+        if not _engaged(session, unit.id, body.fiscal_year):
+            raise NotFound(f"no unit {body.unit_id} for fiscal year {body.fiscal_year}")
+        if body.kind != "third_party":
+            raise Forbidden("under an engagement only third_party assessments can be submitted",
+                            errors=[{"pointer": "/kind", "message": "must be third_party"}])
+
+
+def store(session: Session, values: dict[str, Any], audit: Callable[[uuid.UUID], dict[str, Any]] | None,
+          commit: bool) -> None:
+    """Insert an assessment row (``values``: its columns; a project's assessment names its project and
+    project submission), with the request's audit entry in the same statement when ``audit`` is given."""
+    project = "project_id" in values
+    # Fixed SQL (app.db.sql): the row is immutable, so the unit of work has nothing to track.
+    if audit is None:
+        sql.run(session, _INSERT_PROJECT if project else _INSERT, values)
+    elif commit:  # the row and its audit entry (one statement), then COMMIT
+        sql.run_in_tenant(session, current_tenant(session), _INSERT_PROJECT_AUDITED if project else _INSERT_AUDITED,
+                          {**values, **audit(values["id"])})
+    else:  # in the request's transaction (its Idempotency-Key's record follows): the tenant is set
+        sql.run(session, _INSERT_PROJECT_AUDITED if project else _INSERT_AUDITED, {**values, **audit(values["id"])})
 
 
 def answer(row: Created) -> bytes:
     """The JSON answer to a POST: the assessment's identity, then the stored breakdown document
     as is (no second serialisation of the ~14 KB breakdown)."""
     head = orjson.dumps({
-        "id": row.id, "unit_id": row.unit_id, "fiscal_year": row.fiscal_year,
+        "id": row.id, "unit_id": row.unit_id, **({"project_id": row.project_id} if row.project_id else {}),
+        "fiscal_year": row.fiscal_year,
         "submission_version": row.submission_version, "kind": row.kind, "kind_label": KIND_LABELS[row.kind],
         "evaluator": row.evaluator, "created_at": row.created_at.isoformat(),
     })
@@ -291,6 +319,8 @@ def to_out(row: Assessment, *, with_indicators: bool = True) -> dict[str, Any]:
         "submission_version": row.submission_version, "kind": row.kind, "kind_label": KIND_LABELS[row.kind],
         "evaluator": row.evaluator, "created_at": row.created_at.isoformat(),
     }
+    if row.project_id is not None:
+        out["project_id"] = str(row.project_id)
     result = _labelled(row.result)
     for key in SUMMARY_KEYS:
         out[key] = result[key]
@@ -304,7 +334,8 @@ def inputs(row: Assessment) -> dict[str, Any]:
     snapshot = row.inputs
     return {"assessment_id": str(row.id), "submission_version": row.submission_version,
             "submission_hash": snapshot["submission_hash"], "judgments": snapshot.get("judgments", "submission"),
-            "facts": snapshot["facts"], "answers": snapshot["answers"], "overrides": snapshot["overrides"]}
+            "facts": snapshot["facts"], "answers": snapshot["answers"], "overrides": snapshot["overrides"],
+            **({"content": snapshot["content"]} if "content" in snapshot else {})}
 
 
 def get(session: Session, assessment_id: uuid.UUID) -> Assessment:
@@ -314,7 +345,7 @@ def get(session: Session, assessment_id: uuid.UUID) -> Assessment:
     return row
 
 
-def _ruleset_filter(ruleset: str) -> list[Any]:
+def ruleset_filter(ruleset: str) -> list[Any]:
     """``NAME`` (any version) or ``NAME@VERSION``."""
     if "@" in ruleset:
         name, version = ruleset.split("@", 1)
@@ -324,12 +355,13 @@ def _ruleset_filter(ruleset: str) -> list[Any]:
 
 def page(session: Session, *, unit_id: uuid.UUID | None, fiscal_year: int | None, ruleset: str | None,
          grade: str | None, kind: str | None, status: str | None, after: tuple[datetime, uuid.UUID] | None,
-         limit: int) -> tuple[list[Assessment], tuple[str, str] | None]:
+         limit: int, project_id: uuid.UUID | None = None) -> tuple[list[Assessment], tuple[str, str] | None]:
     """Newest first; keyset pagination on (created_at, id), served by the (filter, created_at, id) indexes."""
-    filters = equals((Assessment.unit_id, unit_id), (Assessment.fiscal_year, fiscal_year),
+    filters = equals((Assessment.unit_id, unit_id), (Assessment.project_id, project_id),
+                     (Assessment.fiscal_year, fiscal_year),
                      (Assessment.grade, grade), (Assessment.kind, kind), (Assessment.status, status))
     if ruleset is not None:
-        filters += _ruleset_filter(ruleset)
+        filters += ruleset_filter(ruleset)
     if after is not None:
         filters.append(tuple_(Assessment.created_at, Assessment.id) < tuple_(after[0], after[1]))
     stmt = select(Assessment).where(*filters).order_by(Assessment.created_at.desc(), Assessment.id.desc())
@@ -380,6 +412,9 @@ def compare(session: Session, a_id: uuid.UUID, b_id: uuid.UUID) -> dict[str, Any
     if a.unit_id != b.unit_id or a.fiscal_year != b.fiscal_year:
         raise Unprocessable("only assessments of the same unit and fiscal year can be compared",
                             errors=[{"parameter": "other_id", "message": "different unit or fiscal year"}])
+    if a.project_id != b.project_id:
+        raise Unprocessable("only assessments of the same subject can be compared (the unit, or one of its projects)",
+                            errors=[{"parameter": "other_id", "message": "a different project, or the unit itself"}])
     fa = {n["code"]: n for n in flatten(a.result["indicators"])}
     fb = {n["code"]: n for n in flatten(b.result["indicators"])}
     order = list(fa) + [c for c in fb if c not in fa]
@@ -416,19 +451,24 @@ def compare(session: Session, a_id: uuid.UUID, b_id: uuid.UUID) -> dict[str, Any
 
 
 def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None, parent_id: uuid.UUID | None,
-           kind: str | None, limit: int) -> dict[str, Any]:
-    """The latest complete assessment per unit, ranked by total."""
+           kind: str | None, limit: int, unit_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The latest complete assessment per subject (a unit, or a project of a unit: a project ruleset's
+    cohort is its projects), ranked by total."""
     filters = equals((Assessment.fiscal_year, fiscal_year), (Assessment.status, "complete"),
-                     (Unit.region, region), (Unit.parent_id, parent_id), (Assessment.kind, kind))
-    filters += _ruleset_filter(ruleset)
+                     (Unit.region, region), (Unit.parent_id, parent_id), (Assessment.kind, kind),
+                     (Assessment.unit_id, unit_id))
+    filters += ruleset_filter(ruleset)
     latest = (
-        select(Assessment.id, Assessment.unit_id, Assessment.total, Assessment.grade, Unit.code, Unit.name)
+        select(Assessment.id, Assessment.unit_id, Assessment.project_id, Assessment.total, Assessment.grade,
+               Unit.code, Unit.name, Project.code.label("project_code"), Project.name.label("project_name"))
         .join(Unit, Unit.id == Assessment.unit_id)
+        .outerjoin(Project, Project.id == Assessment.project_id)
         .where(*filters)
-        .order_by(Assessment.unit_id, Assessment.created_at.desc(), Assessment.id.desc())
-        .ext(distinct_on(Assessment.unit_id))
+        .order_by(Assessment.unit_id, Assessment.project_id, Assessment.created_at.desc(), Assessment.id.desc())
+        .ext(distinct_on(Assessment.unit_id, Assessment.project_id))
     ).subquery()
-    rows = session.execute(select(latest).order_by(latest.c.total.desc(), latest.c.code)).all()
+    rows = session.execute(select(latest).order_by(latest.c.total.desc(), latest.c.code,
+                                                   latest.c.project_code)).all()
     totals = [Decimal(r.total) for r in rows]
     grades: dict[str, int] = {}
     for r in rows:
@@ -440,12 +480,16 @@ def cohort(session: Session, ruleset: str, fiscal_year: int, region: str | None,
         if previous is None or Decimal(r.total) != previous:
             rank = i + 1
         previous = Decimal(r.total)
-        ranking.append({"rank": rank, "unit_id": r.unit_id, "unit_code": r.code, "unit_name": r.name,
-                        "assessment_id": r.id, "total": fmt(Decimal(r.total)), "grade": r.grade,
-                        "grade_code": grade_code(r.grade)})
+        member = {"rank": rank, "unit_id": r.unit_id, "unit_code": r.code, "unit_name": r.name,
+                  "assessment_id": r.id, "total": fmt(Decimal(r.total)), "grade": r.grade,
+                  "grade_code": grade_code(r.grade)}
+        if r.project_id is not None:
+            member.update(project_id=r.project_id, project_code=r.project_code, project_name=r.project_name)
+        ranking.append(member)
     q = Decimal("0.01")
     return {
         "ruleset": ruleset, "fiscal_year": fiscal_year, "region": region, "parent_id": parent_id,
+        **({"unit_id": unit_id} if unit_id is not None else {}),
         "count": len(rows),
         "mean": fmt((sum(totals, Decimal(0)) / len(totals)).quantize(q)) if totals else None,
         "minimum": fmt(min(totals)) if totals else None, "maximum": fmt(max(totals)) if totals else None,

@@ -131,7 +131,10 @@ AUDIT_VALUES = ("%(audit_tenant)s, %(audit_key)s, %(audit_method)s, %(audit_rout
 _AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({AUDIT_VALUES})"
 
 #: the resource a route changes, by the route template's first segments after /v1 (see :func:`describe`)
-_RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"), ("/v1/units", "unit"),
+_RESOURCES = (("/v1/units/{unit_id}/submissions", "submission"),
+              ("/v1/units/{unit_id}/projects/{project_id}/submissions", "project_submission"),
+              ("/v1/units/{unit_id}/projects:batch", "batch"),
+              ("/v1/units/{unit_id}/projects", "project"), ("/v1/units", "unit"),
               ("/v1/assessments:batch", "batch"), ("/v1/assessments", "assessment"), ("/v1/keys", "key"),
               ("/v1/engagements", "engagement"), ("/v1/rulesets", "ruleset"), ("/v1/jobs", "job"),
               ("/v1/webhook-endpoints", "webhook_endpoint"))
@@ -147,8 +150,8 @@ def describe(route: str, path_params: dict[str, Any],
     unit = path_params.get("unit_id") or state.get("audit_unit_id")
     ident: Any = created
     if ident is None:
-        by_kind = {"unit": "unit_id", "key": "key_id", "engagement": "engagement_id", "assessment": "assessment_id",
-                   "job": "job_id", "webhook_endpoint": "endpoint_id"}
+        by_kind = {"unit": "unit_id", "project": "project_id", "key": "key_id", "engagement": "engagement_id",
+                   "assessment": "assessment_id", "job": "job_id", "webhook_endpoint": "endpoint_id"}
         ident = path_params.get(by_kind.get(kind or "", ""))
     if kind == "unit" and unit is None:
         unit = ident

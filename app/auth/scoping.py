@@ -43,6 +43,8 @@ from app.db.models import (
     Job,
     JobChunk,
     JobItem,
+    Project,
+    ProjectSubmission,
     RulesetVersion,
     Submission,
     Unit,
@@ -78,6 +80,12 @@ def _criteria(tid: uuid.UUID) -> dict[type, Any]:
         Unit: with_loader_criteria(Unit, or_(Unit.tenant_id == tid, Unit.id == any_(granted)), include_aliases=True),
         Submission: with_loader_criteria(
             Submission, or_(Submission.tenant_id == tid, granted_year(Submission)), include_aliases=True),
+        # a project comes with its unit's engagement; its submissions with the engagement's years
+        Project: with_loader_criteria(Project, or_(Project.tenant_id == tid, Project.unit_id == any_(granted)),
+                                      include_aliases=True),
+        ProjectSubmission: with_loader_criteria(
+            ProjectSubmission, or_(ProjectSubmission.tenant_id == tid, granted_year(ProjectSubmission)),
+            include_aliases=True),
         # an audit firm keeps reading the assessments it made itself after its engagement ends
         Assessment: with_loader_criteria(
             Assessment, or_(Assessment.tenant_id == tid, Assessment.assessed_by_tenant_id == tid,

@@ -115,6 +115,57 @@ class Submission(Base):
     )
 
 
+class Project(Base):
+    """A project (项目支出) of a unit: each fiscal year it runs gets a 自评表 (migration 0012)."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    #: 主管部门
+    department: Mapped[str] = mapped_column(String(200))
+    #: 实施单位
+    implementer: Mapped[str] = mapped_column(String(200))
+    #: 资金性质 (一般公共预算, 政府性基金, 上级转移支付 ...)
+    fund_nature: Mapped[str] = mapped_column(String(100))
+    fiscal_years: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "code", name="uq_projects_unit_code"),
+        Index("ix_projects_tenant_unit_code", "tenant_id", "unit_id", "code"),
+    )
+
+
+class ProjectSubmission(Base):
+    """One version of a project's 自评表 data for one fiscal year. Rows are never updated."""
+
+    __tablename__ = "project_submissions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    #: the project's unit (the engagements and row-level security read it, as for a unit's submission)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    #: the 自评表's data in stored form (funds, goals, indicator rows, claimed scores)
+    content: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    note: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "fiscal_year", "version", name="uq_project_submissions_project_year_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_project_submissions_unit_year", "unit_id", "fiscal_year"),
+    )
+
+
 class RulesetVersion(Base):
     """A ruleset version registered through the API (built-ins live in rulesets/)."""
 
@@ -146,7 +197,12 @@ class Assessment(Base):
     assessed_by_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     fiscal_year: Mapped[int] = mapped_column(Integer)
-    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    #: the unit's submission scored (null when the subject is a project: migration 0012)
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    #: the project scored, a project of ``unit_id``, and its submission (both null for a unit's assessment)
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    project_submission_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("project_submissions.id", ondelete="RESTRICT"))
     submission_version: Mapped[int] = mapped_column(Integer)
     ruleset_name: Mapped[str] = mapped_column(String(64))
     ruleset_version: Mapped[str] = mapped_column(String(32))
@@ -164,6 +220,10 @@ class Assessment(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('self', 'third_party')", name="kind_known"),
+        CheckConstraint("(project_id IS NULL AND project_submission_id IS NULL AND submission_id IS NOT NULL) OR "
+                        "(project_id IS NOT NULL AND project_submission_id IS NOT NULL AND submission_id IS NULL)",
+                        name="one_subject"),
+        Index("ix_assessments_project_year_created", "project_id", "fiscal_year", "created_at", "id"),
         Index("ix_assessments_unit_year_created", "unit_id", "fiscal_year", "created_at", "id"),
         Index("ix_assessments_ruleset_year", "ruleset_name", "fiscal_year", "created_at", "id"),
         Index("ix_assessments_tenant_created", "tenant_id", "created_at", "id"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -14,8 +15,10 @@ from app.api.deps import Route, SessionDep
 from app.api.problems import NotFound, responses
 from app.assessments import service as assessments
 from app.auth.deps import READ
-from app.db.models import Assessment, Unit
+from app.db.models import Assessment, Project, Unit
+from app.engine.project import ProjectRuleset
 from app.engine.ruleset import Ruleset
+from app.reports import selfeval
 from app.reports.csvfile import CSV_MEDIA_TYPE, render_csv
 from app.reports.htmlpage import HTML_MEDIA_TYPE, render_html
 from app.reports.layout import ReportHeader, header_from_result
@@ -62,8 +65,10 @@ def _unit(session: Session, unit_id: uuid.UUID) -> Unit | None:
     return session.get(Unit, unit_id)
 
 
-def _ruleset(session: Session, row: Assessment) -> Ruleset | None:
+def _ruleset(session: Session, row: Assessment) -> Ruleset | ProjectRuleset | None:
     """The ruleset version the assessment is pinned to (for 指标说明 and 评分标准), if it still exists."""
+    if row.project_id is not None:
+        return rulesets.registry().project(f"{row.ruleset_name}@{row.ruleset_version}")
     rs = rulesets.registry().get(f"{row.ruleset_name}@{row.ruleset_version}")
     if rs is not None:
         return rs
@@ -77,8 +82,7 @@ def _fact_labels() -> dict[str, str]:
     return {key: f.name for key, f in rulesets.vocabulary().facts.items()}
 
 
-def _context(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, dict[str, Any], Ruleset | None,
-                                                                    ReportHeader]:
+def _context(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, dict[str, Any], Any, ReportHeader]:
     row = assessments.get(session, assessment_id)
     result: dict[str, Any] = row.result
     unit = _unit(session, row.unit_id)
@@ -88,18 +92,34 @@ def _context(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, di
         notes.append(f"评分规则 {row.ruleset_name}@{row.ruleset_version} 已不可用，表中未列指标说明和评分标准")
     elif rs.content_hash != row.ruleset_hash:
         notes.append(f"评分规则 {rs.ref} 的内容在本次评价后有更新，指标说明和评分标准取自当前版本")
+    project = session.get(Project, row.project_id) if row.project_id is not None else None
+    extra: tuple[tuple[str, str], ...] = ()
+    if project is not None:
+        extra = (("项目名称", project.name), ("项目编码", project.code), ("主管部门", project.department),
+                 ("实施单位", project.implementer), ("资金性质", project.fund_nature))
     header = header_from_result(
         result, unit_name=unit.name if unit else str(row.unit_id), unit_code=unit.code if unit else None,
         region=unit.region if unit else None, fiscal_year=row.fiscal_year, kind=row.kind, evaluator=row.evaluator,
         assessment_id=str(row.id), created_at=row.created_at.isoformat() if row.created_at else None,
         submission_version=row.submission_version, notes=notes,
     )
+    if row.project_id is not None:
+        header = replace(header, title_text=selfeval.title(row.fiscal_year), extra=extra)
     return row, result, rs, header
 
 
 def _names(header: ReportHeader, row: Assessment, ext: str, what: str = "评分表") -> tuple[str, str]:
+    if row.project_id is not None:  # a project's 自评表, named by the project
+        project = dict(header.extra).get("项目名称", str(row.project_id))
+        readable = f"{_filename_part(project)}-{row.fiscal_year}年度-项目支出绩效自评表.{ext}"
+        return readable, f"assessment-{row.id}.{ext}"
     readable = f"{_filename_part(header.unit_name)}-{row.fiscal_year}年度-{header.kind_label}{what}.{ext}"
     return readable, f"assessment-{row.id}.{ext}"
+
+
+def _content(row: Assessment) -> dict[str, Any]:
+    """The 自评表 data a project assessment was scored with (its input snapshot)."""
+    return dict(row.inputs.get("content") or {})
 
 
 @router.get("/v1/assessments/{assessment_id}/report.xlsx", operation_id="getAssessmentReportXlsx",
@@ -112,9 +132,16 @@ def get_report_xlsx(assessment_id: IdPath, session: SessionDep, request: Request
     per sub-criterion and a 细则分值 column), 加减分项, the total and the grade at the foot, warnings under
     说明. A header block names the unit, fiscal year, ruleset, kind (自评 / 第三方评价) and evaluator.
     Printing is set up for A4 landscape, fit to width, header rows repeated on every page. A second sheet
-    lists every indicator of every level (code, names, 分值, 得分, status, 扣分事由) with a filter."""
+    lists every indicator of every level (code, names, 分值, 得分, status, 扣分事由) with a filter.
+
+    An assessment of a project is its 项目支出绩效自评表 in the national layout instead (sheet 自评表): the
+    project's name, code, 主管部门, 实施单位 and 资金性质; the funds block (年初预算数, 全年预算数, 全年执行数, 分值,
+    执行率, 得分); 年度总体目标 (预期目标 / 实际完成情况); one row per 三级指标 under its 一级 / 二级 with 指标性质,
+    年度指标值, 实际完成值, 分值, 得分, the 自评得分 the unit printed (highlighted where it differs from the
+    rules), 偏差原因分析及改进措施 and 扣分事由; 总分 and 等级 at the foot."""
     row, result, rs, header = _context(session, assessment_id)
-    body = render_xlsx(result, rs, header, _fact_labels())
+    body = (selfeval.render_selfeval_xlsx(result, rs, header, _content(row)) if selfeval.is_project(result)
+            else render_xlsx(result, rs, header, _fact_labels()))
     readable, fallback = _names(header, row, "xlsx")
     return Response(body, media_type=_binary(request, XLSX_MEDIA_TYPE),
                     headers={"Content-Disposition": _disposition("attachment", readable, fallback)})
@@ -127,9 +154,12 @@ def get_report_xlsx(assessment_id: IdPath, session: SessionDep, request: Request
 def get_report_csv(assessment_id: IdPath, session: SessionDep) -> Response:
     """One row per indicator of every level, in tree order: 层级, 编码, the 一级/二级/三级(/四级) names,
     分值, 得分, 计算得分, 扣分, 状态 (Chinese label and code) and 扣分事由. UTF-8 with a byte order mark so that
-    Excel opens the Chinese text correctly; CRLF line ends (RFC 4180)."""
+    Excel opens the Chinese text correctly; CRLF line ends (RFC 4180). For a project's assessment, one row per
+    row of its 自评表 (the execution rate, each 三级指标 with 指标性质, 年度指标值, 实际完成值 and their 度量单位, 分值,
+    得分, 自评得分, 偏差原因分析, 改进措施, 扣分事由) and the 总分 row."""
     row, result, _rs, header = _context(session, assessment_id)
-    body = render_csv(result, _fact_labels())
+    body = (selfeval.render_selfeval_csv(result, _content(row)) if selfeval.is_project(result)
+            else render_csv(result, _fact_labels()))
     readable, fallback = _names(header, row, "csv")
     return Response(body, media_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": _disposition("attachment", readable, fallback)})
@@ -142,9 +172,10 @@ def get_report_csv(assessment_id: IdPath, session: SessionDep) -> Response:
 def get_report_html(assessment_id: IdPath, session: SessionDep) -> Response:
     """The same table as the workbook, preceded by a summary (total, grade, points lost by 一级 indicator).
     Self-contained (inline CSS, no scripts or external assets) and laid out for A4 landscape printing:
-    print it from the browser or convert it to PDF."""
+    print it from the browser or convert it to PDF. A project's assessment prints its 自评表 (see report.xlsx)."""
     row, result, rs, header = _context(session, assessment_id)
-    body = render_html(result, rs, header, _fact_labels())
+    body = (selfeval.render_selfeval_html(result, rs, header, _content(row)) if selfeval.is_project(result)
+            else render_html(result, rs, header, _fact_labels()))
     readable, fallback = _names(header, row, "html")
     return Response(body, media_type=HTML_MEDIA_TYPE,
                     headers={"Content-Disposition": _disposition("inline", readable, fallback),

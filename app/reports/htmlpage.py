@@ -48,6 +48,9 @@ td.label { background: #fff; }
 td.pending { background: #fff2cc; }
 td.na { background: #ededed; color: #555; }
 td.score.lost { color: #b00000; }
+td.diff { background: #fce4d6; }
+td.head { background: #e6e6e6; font-weight: bold; text-align: center; }
+table.pre { margin-bottom: -.6pt; }
 td.lost-cell { color: #b00000; }
 .scores td.text, .scores td.reason { font-size: 8.5pt; }
 .summary th, .summary td { padding: .8mm 1.4mm; }
@@ -148,7 +151,8 @@ def render_sheet_html(sheet: Sheet) -> str:
         f"<style>{CSS}</style></head><body>"
         f"<header><h1>{escape(h.title)}</h1><div class=\"meta\">{meta}</div></header>"
         f"{_summary(sheet)}"
-        f'<table class="scores">{_colgroup(sheet)}'
+        + (f'<table class="scores pre">{_colgroup(sheet)}<tbody>{_rows(sheet.pre)}</tbody></table>' if sheet.pre else "")
+        + f'<table class="scores">{_colgroup(sheet)}'
         f"<thead>{_rows(sheet.head, 'th')}</thead>"
         f"<tbody>{_rows(sheet.body, codes=sheet.row_codes)}</tbody>"
         f'<tbody class="foot-rows">{_rows(sheet.foot)}</tbody></table>'

@@ -93,6 +93,10 @@ class ReportHeader:
     submission_version: int | None = None
     content_hash: str | None = None  # of the ruleset version the assessment is pinned to
     notes: tuple[str, ...] = ()
+    #: the printed title when it is not the ruleset's (a project's 自评表: app.reports.selfeval)
+    title_text: str | None = None
+    #: label/value pairs printed after the unit's (a project's name, code, 主管部门, 实施单位, 资金性质)
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind_label(self) -> str:
@@ -100,6 +104,8 @@ class ReportHeader:
 
     @property
     def title(self) -> str:
+        if self.title_text:
+            return self.title_text
         t = self.ruleset_title.strip() or self.ruleset_ref
         return t if "评分表" in t else f"{t}评分表"
 
@@ -113,6 +119,7 @@ class ReportHeader:
             ("评价类型", self.kind_label),
             ("评价人", self.evaluator or "—"),
             ("评分规则", f"{self.ruleset_title}（{self.ruleset_ref}）"),
+            *self.extra,
         ]
         return out
 
@@ -242,6 +249,8 @@ class Sheet:
     structure_levels: int
     detail_column: bool
     all_codes: list[str] = field(default_factory=list)
+    #: rows printed between the header block and the table's header (a 自评表's funds and goals blocks)
+    pre: list[list[Cell]] = field(default_factory=list)
 
 
 def _columns(levels: int, detail: bool) -> list[Column]:

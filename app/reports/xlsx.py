@@ -177,7 +177,7 @@ def _style(cell: Cell) -> tuple[Font, Alignment, PatternFill | None]:
         return F_BOLD, A_CENTER, FILL_TOTAL if role == "total" else None
     if role == "note":
         return F_BODY, A_TEXT, None
-    fill = FILL_PENDING if flag == "pending" else FILL_NA if flag == "na" else None
+    fill = FILL_PENDING if flag == "pending" else FILL_NA if flag == "na" else FILL_DIFF if flag == "diff" else None
     if role in ("name", "number"):
         return F_BODY, A_CENTER, None
     if role == "score":
@@ -217,9 +217,12 @@ def write_scoresheet(ws: Worksheet, sheet: Sheet) -> None:
     widths = _sheet_widths(sheet)
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
-    split = next(i for i, c in enumerate(sheet.columns) if c.key == "description") + 1
+    split = next((i for i, c in enumerate(sheet.columns) if c.key == "description"), n // 2 - 1) + 1
     r = _write_header_block(ws, sheet.header, n, split)
     writer = _GridWriter(ws, widths)
+    for cells in sheet.pre:
+        writer.write(r, cells, _style)
+        r += 1
     head_first = r
     for cells in sheet.head:
         writer.write(r, cells, _style)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import select
@@ -19,7 +19,17 @@ from app.rulesets.service import vocabulary
 from app.units import service as units
 
 
-def etag(sub: Submission) -> str:
+class Versioned(Protocol):
+    """A stored version of a submission (a unit's, or a project's: app.projects)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def etag(sub: Versioned) -> str:
     return f'"{sub.id}"'
 
 
@@ -123,6 +133,22 @@ def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], 
     """Create (version 1) or replace (version n+1). Returns (submission, created)."""
     unit = units.get_owned(session, unit_id, for_update=True)  # also serialises writers of this unit
     existing = current(session, unit_id, year)
+    check_preconditions(existing, if_match, if_none_match)
+    sub = build(unit_id, year, 1 if existing is None else existing.version + 1, facts, answers, overrides, note,
+                tenant_id=unit.tenant_id)
+    session.add(sub)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("the submission was replaced concurrently; read it again") from None
+    session.refresh(sub)
+    return sub, existing is None
+
+
+def check_preconditions(existing: Versioned | None, if_match: str | None, if_none_match: str | None) -> None:
+    """The conditional-request rules of replacing a version: a replacement needs ``If-Match`` with the
+    current version's ETag (428 when absent, 412 when stale); ``If-None-Match: *`` creates only."""
     if existing is None:
         if if_match is not None and if_match.strip() != "*":
             raise PreconditionFailed("there is no submission yet; If-Match cannot match")
@@ -140,13 +166,3 @@ def put(session: Session, unit_id: uuid.UUID, year: int, facts: dict[str, Any], 
                 f"the submission has changed since you read it; current version is {existing.version}",
                 headers={"ETag": etag(existing)},
             )
-    sub = build(unit_id, year, 1 if existing is None else existing.version + 1, facts, answers, overrides, note,
-                tenant_id=unit.tenant_id)
-    session.add(sub)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict("the submission was replaced concurrently; read it again") from None
-    session.refresh(sub)
-    return sub, existing is None

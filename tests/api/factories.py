@@ -69,3 +69,34 @@ def assess(client: TestClient, unit_id: str, year: int, ruleset: str, kind: str 
            evaluator: str = "测试", **extra: Any) -> Any:
     return client.post("/v1/assessments", json={"unit_id": unit_id, "fiscal_year": year, "ruleset": ruleset,
                                                  "kind": kind, "evaluator": evaluator, **extra})
+
+
+def create_project(client: TestClient, unit_id: str, *, code: str | None = None, name: str = "测试项目",
+                   years: list[int] | None = None) -> dict[str, Any]:
+    body = {"code": code or f"P{next(_codes):06d}", "name": name, "department": "深圳市盐田区教育局",
+            "implementer": "深圳市盐港中学", "fund_nature": "一般公共预算", "fiscal_years": years or [2023]}
+    r = client.post(f"/v1/units/{unit_id}/projects", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def project_sheet(*rows: dict[str, Any], full_year_budget: str = "100", executed: str = "100",
+                  **extra: Any) -> dict[str, Any]:
+    """A 自评表: the funds block, 年度总体目标 and the rows given (defaults: one row per 一级, all met)."""
+    if not rows:
+        rows = (
+            {"level1": "产出指标", "level2": "数量指标", "name": "培训人次", "nature": "gte", "target": "2000",
+             "unit": "人次", "actual": "2000"},
+            {"level1": "效益指标", "level2": "社会效益指标", "name": "安全事故发生率", "nature": "lte", "target": "1",
+             "unit": "%", "actual": "0.5"},
+            {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "师生满意度", "nature": "gte", "target": "90",
+             "unit": "%", "actual": "96"},
+        )
+    return {"funds": {"initial_budget": full_year_budget, "full_year_budget": full_year_budget, "executed": executed},
+            "goals": {"expected": "完成年度培训与巡查", "actual": "已完成"}, "rows": list(rows), **extra}
+
+
+def put_project_submission(client: TestClient, unit_id: str, project_id: str, year: int, sheet: dict[str, Any],
+                           if_match: str | None = None) -> Any:
+    headers = {"If-Match": if_match} if if_match else {}
+    return client.put(f"/v1/units/{unit_id}/projects/{project_id}/submissions/{year}", json=sheet, headers=headers)

@@ -17,10 +17,18 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from tests.api.factories import assess, create_unit, put_submission, seed
+from tests.api.factories import (
+    assess,
+    create_project,
+    create_unit,
+    project_sheet,
+    put_project_submission,
+    put_submission,
+    seed,
+)
 from tests.conftest import make_key
 
-RECORD_TABLES = {"units", "submissions", "assessments", "audit_log", "engagements"}
+RECORD_TABLES = {"units", "submissions", "assessments", "audit_log", "engagements", "projects", "project_submissions"}
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 
 
@@ -87,11 +95,18 @@ def world(client) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     a = assess(client, school["id"], 2023, "shenzhen-yantian@2023").json()
     assess(client, school["id"], 2023, "shenzhen-yantian@2023", kind="third_party")
     assess(client, other["id"], 2023, "shenzhen-yantian@2023")
+    project = create_project(client, school["id"])
+    assert put_project_submission(client, school["id"], project["id"], 2023, project_sheet()).status_code == 201
+    for _ in range(2):
+        assert client.post("/v1/assessments", json={"unit_id": school["id"], "project_id": project["id"],
+                                                     "fiscal_year": 2023, "ruleset": "national-project",
+                                                     "kind": "self", "evaluator": "x"}).status_code == 201
+    create_project(client, school["id"])  # a second project: the listing has a second page
     firm_id, firm_key = make_key("firm-idx", ["read", "assess"])
     for unit in (school, other):  # two granted units: the firm's listings have a second page too
         eng = client.post("/v1/engagements", json={"firm_tenant_id": firm_id, "unit_id": unit["id"], "fiscal_years": [2023]})
         assert eng.status_code == 201
-    return {"bureau": bureau, "school": school, "assessment": a, "firm": {"Authorization": f"Bearer {firm_key}"}}
+    return {"bureau": bureau, "school": school, "assessment": a, "project": project, "firm": {"Authorization": f"Bearer {firm_key}"}}
 
 
 LISTINGS = [
@@ -114,6 +129,13 @@ LISTINGS = [
     ("/v1/cohorts", {"ruleset": "shenzhen-yantian", "fiscal_year": 2023}),
     ("/v1/cohorts", {"ruleset": "shenzhen-yantian", "fiscal_year": 2023, "region": "广东省深圳市盐田区"}),
     ("/v1/cohorts", {"ruleset": "shenzhen-yantian", "fiscal_year": 2023, "parent_id": "{bureau}"}),
+    ("/v1/assessments", {"project_id": "{project}"}),
+    ("/v1/assessments", {"project_id": "{project}", "fiscal_year": 2023}),
+    ("/v1/cohorts", {"ruleset": "national-project", "fiscal_year": 2023, "unit_id": "{school}"}),
+    ("/v1/units/{school}/projects", {}),
+    ("/v1/units/{school}/projects", {"fiscal_year": 2023}),
+    ("/v1/units/{school}/projects", {"limit": 1, "cursor": "next"}),
+    ("/v1/units/{school}/projects:summary", {"fiscal_year": 2023}),
     ("/v1/audit-log", {}),
     ("/v1/audit-log", {"method": "POST", "status": 201}),
     ("/v1/audit-log", {"refused": "true"}),
@@ -126,8 +148,9 @@ def test_listings_are_index_backed(client, world, captured, path: str, query: di
     if caller == "firm" and path == "/v1/audit-log":
         pytest.skip("the audit log is the admin's; the firm key has no admin scope")
     headers = world["firm"] if caller == "firm" else {}
-    params = {k: (v.format(bureau=world["bureau"]["id"], school=world["school"]["id"]) if isinstance(v, str) else v)
-              for k, v in query.items()}
+    ids = {"bureau": world["bureau"]["id"], "school": world["school"]["id"], "project": world["project"]["id"]}
+    path = path.format(**ids)
+    params = {k: (v.format(**ids) if isinstance(v, str) else v) for k, v in query.items()}
     if params.get("cursor") == "next":
         params.pop("cursor")
         first = client.get(path, params=params, headers=headers)
@@ -138,7 +161,8 @@ def test_listings_are_index_backed(client, world, captured, path: str, query: di
     captured.clear()
     r = client.get(path, params=params, headers=headers)
     assert r.status_code == 200, r.text[:300]
-    listing = [(s, p) for s, p in captured if any(t in s for t in ("FROM units", "FROM assessments", "FROM audit_log", "JOIN units", "JOIN assessments"))]
+    listing = [(s, p) for s, p in captured if any(t in s for t in ("FROM units", "FROM assessments", "FROM audit_log", "JOIN units", "JOIN assessments",
+                                                               "FROM projects", "JOIN projects"))]
     assert listing, "no listing statement captured"
     problems = {f"{msg}: {stmt[:160]}" for stmt, params_ in listing for msg in _problems(stmt, params_)}
     assert not problems, "\n".join(sorted(problems))

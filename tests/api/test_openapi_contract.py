@@ -103,3 +103,25 @@ def test_the_request_examples_are_accepted(client) -> None:  # type: ignore[no-u
     assessed = client.post("/v1/assessments", json=create)
     assert assessed.status_code == 201, assessed.text[:300]
     assert client.post("/v1/keys", json=SCHEMAS["KeyCreate"]["examples"][0]).status_code == 201
+
+
+def test_the_project_examples_are_real_requests_with_the_documented_answers(client) -> None:  # type: ignore[no-untyped-def]
+    """The project resource, its 自评表 and the project batch, sent as the document shows them."""
+    unit = client.post("/v1/units", json=SCHEMAS["UnitCreate"]["examples"][0]).json()
+    project = client.post(f"/v1/units/{unit['id']}/projects", json=SCHEMAS["ProjectCreate"]["examples"][0])
+    assert project.status_code == 201, project.text[:300]
+    pid = project.json()["id"]
+    sheet = SCHEMAS["ProjectSubmissionIn"]["examples"][0]
+    put = client.put(f"/v1/units/{unit['id']}/projects/{pid}/submissions/2023", json=sheet)
+    assert put.status_code == 201, put.text[:300]
+    assert put.json()["content"] == SCHEMAS["ProjectSubmissionOut"]["examples"][0]["content"]
+    assert client.patch(f"/v1/units/{unit['id']}/projects/{pid}",
+                        json=SCHEMAS["ProjectUpdate"]["examples"][0]).status_code == 200
+    request = SCHEMAS["ProjectBatchRequest"]["examples"][0]
+    documented = SCHEMAS["ProjectBatchResult"]["examples"][0]["items"][0]
+    r = client.post(f"/v1/units/{unit['id']}/projects:batch", json=request)
+    assert r.status_code == 200, r.text[:300]
+    got = r.json()["items"][0]
+    assert got["status"] == documented["status"] == 201, got["problem"]
+    assert got["project_id"] == pid  # found by its code
+    assert (got["total"], got["assessment_status"]) == (documented["total"], documented["assessment_status"])

@@ -12,7 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.api.factories import assess, create_unit, put_submission, seed
+from tests.api.factories import (
+    assess,
+    create_project,
+    create_unit,
+    project_sheet,
+    put_project_submission,
+    put_submission,
+    seed,
+)
 from tests.conftest import ALL_SCOPES, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,10 +29,10 @@ PUBLIC = {"/healthz", "/readyz", "/metrics"}
 OPERATIONS = sorted((path, method, op) for path, item in DOC["paths"].items() for method, op in item.items()
                     if path not in PUBLIC)
 TENANT_OWNED_PARAMS = {"unit_id", "assessment_id", "other_id", "key_id", "engagement_id", "endpoint_id", "delivery_id",
-                       "job_id"}
+                       "job_id", "project_id"}
 TABLES = ("tenants", "api_keys", "units", "submissions", "assessments", "rulesets", "engagements", "idempotency_keys",
           "jobs", "job_chunks", "job_items", "procrastinate_jobs",
-          "webhook_endpoints", "webhook_events", "webhook_deliveries", "webhook_attempts")
+          "webhook_endpoints", "webhook_events", "webhook_deliveries", "webhook_attempts", "projects", "project_submissions")
 
 
 def test_every_operation_documents_401_403_and_bearer_security():
@@ -59,7 +67,10 @@ def world(client, db_engine):  # type: ignore[no-untyped-def]
     job = client.post("/v1/jobs", json={"kind": "rescore", "ruleset": "shenzhen-yantian", "fiscal_year": 2023,
                                         "evaluator": "测试"})
     assert job.status_code == 202, job.text
-    return {"unit_id": unit["id"], "fiscal_year": 2023, "version": 1, "assessment_id": a1["id"], "other_id": a2["id"],
+    project = create_project(client, unit["id"])
+    assert put_project_submission(client, unit["id"], project["id"], 2023, project_sheet()).status_code == 201
+    return {"unit_id": unit["id"], "project_id": project["id"], "fiscal_year": 2023, "version": 1,
+            "assessment_id": a1["id"], "other_id": a2["id"],
             "key_id": key["id"], "engagement_id": eng["id"], "name": "shenzhen-yantian",
             "tenant_id": client.get("/v1/tenant").json()["id"], "endpoint_id": hook.json()["id"], "job_id": job.json()["id"],
             "delivery_id": client.get(f"/v1/webhook-endpoints/{hook.json()['id']}/deliveries").json()["items"][0]["id"]}
@@ -78,12 +89,24 @@ def _url(path: str, values: dict[str, Any]) -> str:
 BODIES: dict[str, Any] = {
     "updateUnit": {"name": "改名"},
     "putSubmission": {"facts": {"procurement_planned": "1"}},
+    "createProject": {"code": "P-NEW", "name": "新项目", "department": "教育局", "implementer": "学校",
+                      "fund_nature": "一般公共预算", "fiscal_years": [2023]},
+    "updateProject": {"name": "改名"},
+    "putProjectSubmission": project_sheet(),
+    "batchProjectAssessments": {"items": [{"project": {"code": "P-B", "name": "批量", "department": "教育局",
+                                                       "implementer": "学校", "fund_nature": "一般公共预算"},
+                                           "fiscal_year": 2023, "submission": project_sheet(),
+                                           "ruleset": "national-project", "kind": "self", "evaluator": "x"}]},
 }
+
+
+#: the required query parameters of an operation (so that a refusal is about the caller, not the query)
+QUERIES: dict[str, dict[str, Any]] = {"getProjectsSummary": {"fiscal_year": 2023}}
 
 
 def _call(c: TestClient, method: str, url: str, op: dict[str, Any], headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     body = BODIES.get(op["operationId"], {}) if method in ("post", "put", "patch") else None
-    return c.request(method.upper(), url, json=body, headers=headers or {})
+    return c.request(method.upper(), url, json=body, headers=headers or {}, params=QUERIES.get(op["operationId"]))
 
 
 def test_the_walk_covers_every_operation():

@@ -17,14 +17,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 
-from tests.api.factories import assess, create_unit, put_submission, seed
+from tests.api.factories import (
+    assess,
+    create_project,
+    create_unit,
+    project_sheet,
+    put_project_submission,
+    put_submission,
+    seed,
+)
 from tests.api.test_rulesets import _custom
 from tests.conftest import ALL_SCOPES, make_key
 
 #: every tenant-owned table and the column naming its tenant
 TENANT_COLUMN = {"units": "tenant_id", "submissions": "tenant_id", "assessments": "tenant_id",
                  "rulesets": "tenant_id", "engagements": "owner_tenant_id", "api_keys": "tenant_id",
-                 "idempotency_keys": "tenant_id", "audit_log": "tenant_id"}
+                 "idempotency_keys": "tenant_id", "audit_log": "tenant_id", "projects": "tenant_id",
+                 "project_submissions": "tenant_id"}
 
 
 def _client(key: str) -> TestClient:
@@ -46,6 +55,8 @@ def _populate(c: TestClient, firm_id: str | None = None) -> dict[str, Any]:
         "evaluator": "测试"})
     assert a.status_code == 201, a.text
     assert assess(c, other["id"], 2023, "shenzhen-yantian@2023").status_code == 201
+    project = create_project(c, unit["id"])  # type: ignore[arg-type]
+    assert put_project_submission(c, unit["id"], project["id"], 2023, project_sheet()).status_code == 201  # type: ignore[arg-type]
     assert c.post("/v1/rulesets", json={"content": _custom()}).status_code == 201
     assert c.post("/v1/keys", json={"name": "spare", "scopes": ["read"]}).status_code == 201
     out = {"unit": unit["id"], "other": other["id"], "assessment": a.json()["id"]}
@@ -225,6 +236,9 @@ def test_an_audit_firm_sees_only_its_granted_units_and_years(tenants, db_engine)
         seen = {str(r[0]) for r in conn.execute(text("SELECT id FROM assessments"))}
         assert seen == {rows_a["assessment"], tenants["firm_assessment"]}
         assert conn.execute(text("SELECT count(*) FROM engagements")).scalar_one() == 1
+        # the granted unit's project and its 2023 submission, nothing of B's
+        assert {str(r[0]) for r in conn.execute(text("SELECT unit_id FROM projects"))} == {rows_a["unit"]}
+        assert [r[0] for r in conn.execute(text("SELECT fiscal_year FROM project_submissions"))] == [2023]
         for table in ("rulesets", "api_keys", "idempotency_keys", "audit_log"):
             owners = {str(r[0]) for r in conn.execute(text(f"SELECT {TENANT_COLUMN[table]} FROM {table}"))}
             assert owners <= {tenants["f"]}, table
@@ -235,6 +249,8 @@ def test_an_audit_firm_sees_only_its_granted_units_and_years(tenants, db_engine)
         _as(conn, tenants["f"])
         assert conn.execute(text("SELECT count(*) FROM units")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM submissions")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM projects")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM project_submissions")).scalar_one() == 0
         ids = {str(r[0]) for r in conn.execute(text("SELECT id FROM assessments"))}
         assert ids == {tenants["firm_assessment"]}  # only the assessment it made itself (issue 18)
 
