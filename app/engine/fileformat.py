@@ -37,6 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.api.enums import request_schema
 from app.engine.cases import RulesetCase
 from app.engine.errors import FormulaError, FormulaZeroDivision, LimitExceeded
 from app.engine.formula import Formula, parse
@@ -195,9 +196,20 @@ Display = Literal["percent", "number"]
 
 
 class Spec(BaseModel):
-    """Every part of a ruleset file: unknown keys are refused."""
+    """Every part of a ruleset file: unknown keys are refused, and so is a key without a value (an
+    optional key is left out, never null: the schema says so too, see request_schema)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=request_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            found = [(f"/{_escape(k)}", f"'{k}' has no value; give one or leave the key out")
+                     for k, v in data.items() if v is None and isinstance(k, str) and k in cls.model_fields]
+            if found:
+                raise problems(found)
+        return data
 
 
 # --------------------------------------------------------------------------- conditions
@@ -611,16 +623,16 @@ class NotApplicableSpec(Spec):
     transfer_to: str | None = Field(default=None, description="Code of the leaf indicator that takes its points")
 
 
+def _children_or_rule(schema: dict[str, Any]) -> None:
+    request_schema(schema)
+    schema["oneOf"] = [{"required": ["children"], "not": {"required": ["rule"]}},
+                       {"required": ["rule"], "not": {"required": ["children"]}}]
+
+
 class IndicatorSpec(Spec):
     """An indicator: a group with children, or a leaf with a rule."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
-        "oneOf": [
-            {"required": ["children"], "properties": {"children": {"type": "array"}},
-             "not": {"required": ["rule"], "properties": {"rule": {"type": "object"}}}},
-            {"required": ["rule"], "properties": {"rule": {"type": "object"}},
-             "not": {"required": ["children"], "properties": {"children": {"type": "array"}}}},
-        ]})
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_children_or_rule)
 
     code: Code
     name: Text
@@ -740,7 +752,7 @@ def _name(value: Any) -> str:
 class RulesetFile(Spec):
     """One version of an indicator framework (指标体系框架): ``rulesets/NAME/VERSION.yaml``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="jixiao ruleset file")
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=request_schema)
 
     name: Annotated[str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_RE.pattern})]
     version: Annotated[str, PlainValidator(_version), WithJsonSchema(
@@ -805,6 +817,156 @@ class RulesetFile(Spec):
                 found.add(pointer, "an indicator cannot transfer its points to itself")
         found.raise_any()
         return self
+
+
+# --------------------------------------------------------------------------- examples
+
+#: A small ruleset using every rule kind: the example of the schemas (ruleset.schema.json and the
+#: OpenAPI document's ``document``); tests/test_ruleset_schema.py registers and scores it.
+EXAMPLE = """\
+name: example-district
+version: "2024"
+title: 某区部门整体支出绩效评价指标（示例）
+region: 某省某市某区
+fiscal_years: [2024]
+source: {document: 示例, note: every rule kind once}
+total_points: 30
+rounding: {places: 2, mode: half_up}
+bounds: {min: 0, max: 30}
+grades:
+  - {grade: 优, min: 27}
+  - {grade: 良, min: 24}
+  - {grade: 中, min: 18}
+  - {grade: 差, min: 0}
+indicators:
+  - code: "1"
+    name: 预算管理
+    points: 18
+    children:
+      - code: "1.1"
+        name: 预算执行率
+        points: 3
+        criteria: 预算执行率=支出决算数/调整预算数×100%，得分=分值×执行率；有违规的不得分。
+        rule:
+          kind: rate
+          name: 预算执行率
+          formula: expenditure_actual / budget_adjusted
+          zero_if:
+            - {when: financial_violation, reason: 存在财务违规}
+      - code: "1.2"
+        name: 专项资金提前下达率
+        points: 3
+        rule:
+          kind: bands
+          name: 提前下达率
+          formula: special_funds_advanced / special_funds_total
+          bands:
+            - {gte: 100%, score: 3}
+            - {gte: 90%, lt: 100%, score: 2, judgment: true}
+            - {lt: 90%, score: 0}
+      - code: "1.3"
+        name: 预算调整率
+        points: 2
+        rule:
+          kind: step_deduction
+          name: 预算调整率
+          formula: budget_adjustment_amount / budget_initial
+          threshold: 10%
+          step: 1%
+          per: 0.1
+      - code: "1.4"
+        name: 支出进度
+        points: 4
+        rule:
+          kind: quarterly
+          progress: [budget_progress_q1, budget_progress_q2, budget_progress_q3, budget_progress_q4]
+          quarter_points: [0.5, 0.5, 0.5, 0.5]
+          average_points: 2
+      - code: "1.5"
+        name: 资产管理
+        points: 4
+        rule:
+          kind: composite
+          parts:
+            - key: use
+              name: 固定资产利用率
+              points: 2
+              rule:
+                kind: cohort_relative
+                formula: fixed_assets_in_use / fixed_assets_total
+                mean: fixed_asset_utilization_cohort_mean
+                at_or_above: 2
+                below: 0
+            - key: reports
+              name: 资产报告
+              points: 2
+              rule:
+                kind: deduction
+                counts:
+                  - {count: asset_report_annual_late, per: 2, finding: 资产年报未按时报送}
+                  - {count: asset_report_monthly_late_count, per: 0.5, finding: 资产月报未按时报送}
+      - code: "1.6"
+        name: 预决算公开
+        points: 2
+        rule:
+          kind: checklist
+          items:
+            - key: "1"
+              text: 按时公开部门预算
+              points: 1
+              met_if: {when: classified_unit, reason: 涉密单位，按规定不需公开}
+            - key: "2"
+              text: 按时公开部门决算
+              points: 1
+  - code: "2"
+    name: 效益
+    points: 12
+    children:
+      - code: "2.1"
+        name: 满意度
+        points: 4
+        rule: {kind: judgment, name: 满意度, formula: satisfaction_rate}
+      - code: "2.2"
+        name: 项目按时完成率
+        points: 4
+        rule:
+          kind: rate
+          formula: projects_completed_on_time / projects_planned
+          nothing_to_count: {when: projects_planned == 0, reason: 本年度无计划项目}
+      - code: "2.3"
+        name: 问题整改
+        points: 4
+        not_applicable: {transfer_to: "2.2"}
+        rule: {kind: deduction, per: 1, finding: 未整改问题}
+adjustments:
+  - {code: "A1", name: 创新工作加分, kind: bonus, per: 1, max: 2}
+"""
+
+_CASE_EXAMPLES: dict[str, Any] = {
+    "CaseExpect": {"total": "27.5", "grade": "优", "status": "complete", "indicators": {"1.1": "3"}},
+}
+_CASE_EXAMPLES["RulesetCase"] = {"name": "全部达标", "facts": {"satisfaction_rate": "95%"},
+                                 "answers": {"2.1": {"score": 4}}, "expect": _CASE_EXAMPLES["CaseExpect"]}
+
+
+def examples() -> dict[str, Any]:
+    """One example of every model of the format, by schema name, taken from :data:`EXAMPLE` as written."""
+    from app.engine.yamlio import loads_yaml
+
+    data, _ = loads_yaml(EXAMPLE, "example")
+    found: dict[str, Any] = dict(_CASE_EXAMPLES)
+
+    def visit(value: Any) -> None:
+        if isinstance(value, BaseModel):
+            found.setdefault(type(value).__name__, value.model_dump(mode="json", exclude_unset=True))
+            for name in type(value).model_fields:
+                visit(getattr(value, name))
+        elif isinstance(value, list):
+            for v in value:
+                visit(v)
+
+    visit(RulesetFile.model_validate(data))
+    return found
 
 
 # --------------------------------------------------------------------------- errors
@@ -896,6 +1058,11 @@ def _in_rule_of(data: Any, pointer: str) -> str:
 def json_schema() -> dict[str, Any]:
     """``rulesets/ruleset.schema.json``: the JSON Schema (2020-12) of a ruleset file."""
     schema = RulesetFile.model_json_schema()
+    known = examples()
+    for name, sub in schema.get("$defs", {}).items():
+        if name in known:
+            sub.setdefault("examples", [known[name]])
+    schema.setdefault("examples", [known["RulesetFile"]])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://jixiao.dev/schemas/ruleset.schema.json",

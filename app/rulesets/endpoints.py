@@ -89,10 +89,12 @@ def get_ruleset(name: NamePath, version: VersionPath, session: SessionDep, respo
              response_model=ValidationReport, responses=responses(422))
 def validate_ruleset(body: RulesetDocument) -> ValidationReport:
     """Check a ruleset document without storing it (`admin` scope, like registering one: it is the
-    same work). Problems point into the document (JSON pointer and line): 200 with `valid: false`.
+    same work). The ruleset comes as YAML text (`content`) or as a JSON object (`document`, schema
+    `RulesetFile`). Problems point into the ruleset (JSON pointer, and the line of its text):
+    200 with `valid: false`.
     A document over a limit (YAML anchors or aliases, nesting, formula length or depth; see
     docs/rulesets.md) is refused with 422."""
-    rs, errors = service.validate_text(body.content)
+    rs, errors = service.validate_text(body.text())
     if rs is None:
         return ValidationReport(valid=False, errors=errors)
     return ValidationReport(valid=True, ref=rs.ref, content_hash=rs.content_hash)
@@ -103,8 +105,10 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response, request: Request,
 ) -> dict[str, Any]:
-    """Store a new, immutable ruleset version. Registering identical content again answers 200."""
-    rs, created = service.register(session, body.content)
+    """Store a new, immutable ruleset version, sent as YAML text (`content`, stored as sent) or as a
+    JSON object (`document`, schema `RulesetFile`, stored as its JSON text). Registering identical
+    content again answers 200."""
+    rs, created = service.register(session, body.text())
     response.headers["Location"] = f"/v1/rulesets/{rs.name}/{rs.version}"
     request.state.created_id = rs.ref
     if not created:
