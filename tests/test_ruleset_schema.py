@@ -120,3 +120,30 @@ def test_schema_accepts_what_only_the_loader_checks() -> None:
     with pytest.raises(RulesetError, match="total_points is 99"):
         load_ruleset_text(json.dumps(data, ensure_ascii=False), builtin_registry().vocabulary, source="<mutated>")
     assert "add up to total_points" in SCHEMA["description"]
+
+
+def test_the_example_ruleset_uses_every_rule_kind_and_loads() -> None:
+    """EXAMPLE is every schema's example: it must load with the real vocabulary (its facts exist)
+    and show every rule kind."""
+    from app.engine.fileformat import EXAMPLE, RULE_KINDS
+    from app.engine.rules import Composite
+
+    rs = load_ruleset_text(EXAMPLE, builtin_registry().vocabulary, source="<example>")
+    kinds = set()
+    for leaf in rs.leaves:
+        assert leaf.rule is not None
+        kinds.add(leaf.rule.kind)
+        if isinstance(leaf.rule, Composite):
+            kinds |= {p.rule.kind for p in leaf.rule.parts}
+    assert kinds == set(RULE_KINDS)
+    assert rs.spec is not None
+    assert rs.spec.name == "example-district"
+
+
+def test_every_definition_has_an_example_that_it_accepts() -> None:
+    for name, sub in SCHEMA["$defs"].items():
+        assert sub.get("examples"), f"{name} has no example"
+        validator = jsonschema.Draft202012Validator({**sub, "$defs": SCHEMA["$defs"]})
+        for example in sub["examples"]:
+            assert [e.message for e in validator.iter_errors(example)] == [], name
+    assert list(VALIDATOR.iter_errors(SCHEMA["examples"][0])) == []

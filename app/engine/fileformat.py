@@ -54,19 +54,23 @@ LIMIT = "ruleset_limit"
 
 #: What the JSON Schema cannot say; the schema's description repeats it (it promises no more).
 SEMANTIC_CHECKS = (
-    "every indicator and adjustment code is unique and a child's code starts with its parent's code and '.'",
+    "every indicator and adjustment code is unique and a child's code starts with its parent's code and '.'; "
+    "part keys and checklist item keys are unique within their rule",
     "the 一级 indicators add up to total_points, children to their parent, composite parts, checklist items, "
     "and quarterly quarter_points plus average_points to their rule's points; a rule's own points equal its "
-    "indicator's",
-    "every fact a formula reads is in rulesets/facts.yaml",
+    "indicator's; no points are negative",
+    "every fact a rule reads (its formulas and conditions, a checklist item's fact, a cohort mean) is in "
+    "rulesets/facts.yaml",
     "formulas parse in the restricted formula language, conditions are comparisons or yes/no facts and "
     "other formulas are numbers; a number given as text is a constant formula (\"85%\", \"1/3\")",
-    "bands do not overlap and leave no gap (unless allow_gaps: true); band and cohort scores lie within the "
-    "rule's points",
+    "bands do not overlap and leave no gap (unless allow_gaps: true), each has at most one lower and one upper "
+    "bound; band and cohort scores lie within the rule's points",
     "grades are listed from the highest min down and the lowest starts at or below bounds.min; bounds.min is "
     "not above bounds.max",
-    "not_applicable.transfer_to names another leaf indicator",
-    "step is positive, quarterly targets are positive, nothing_to_count needs counted findings",
+    "only a leaf indicator has not_applicable, and its transfer_to names another leaf indicator",
+    "a deduction has either count and per, or counts (nothing_to_count only with counted findings); a checklist "
+    "item decided by a fact has no met_if or nothing_to_count",
+    "step is positive and quarterly targets are positive",
 )
 
 
@@ -822,7 +826,8 @@ class RulesetFile(Spec):
 # --------------------------------------------------------------------------- examples
 
 #: A small ruleset using every rule kind: the example of the schemas (ruleset.schema.json and the
-#: OpenAPI document's ``document``); tests/test_ruleset_schema.py registers and scores it.
+#: OpenAPI document's ``document``); tests/test_ruleset_schema.py loads it, tests/api/test_rulesets.py
+#: registers it.
 EXAMPLE = """\
 name: example-district
 version: "2024"
