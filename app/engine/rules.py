@@ -606,6 +606,8 @@ class Bands(Rule):
         self.zero_if = _zero_ifs(spec.zero_if)
         self.percent = spec.display == "percent"
         self.bands: list[Band] = [b.band() for b in spec.bands]
+        #: the bands may leave values without a band (such a value goes to the evaluator)
+        self.allow_gaps = spec.allow_gaps
         self.facts = frozenset(spec.fact_names())
         self._compiled = [(b, b.compile()) for b in self.bands]
 
