@@ -69,7 +69,7 @@ class RulesetDocument(BaseModel):
     ruleset file format (`document`, the schema RulesetFile, the same as rulesets/ruleset.schema.json;
     kept as its JSON text). Exactly one of the two."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=request_body(
+    model_config = ConfigDict(json_schema_extra=request_body(
         {"content": EXAMPLE}, {"document": examples()["RulesetFile"]}))
     content: str | None = Field(
         default=None, min_length=1, max_length=500_000,
