@@ -207,12 +207,15 @@ class Spec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nulls(cls, data: Any) -> Any:
+    def _keys_and_values(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            found = [(f"/{_escape(k)}", f"'{k}' has no value; give one or leave the key out")
-                     for k, v in data.items() if v is None and isinstance(k, str) and k in cls.model_fields]
-            if found:
-                raise problems(found)
+            found = Problems()
+            for k, v in data.items():
+                if not isinstance(k, str):  # YAML's yes/no/on/off keys; Pydantic would skip them
+                    found.add(f"/{_escape(str(k))}", f"unknown key '{k}'")
+                elif v is None and k in cls.model_fields:
+                    found.add(f"/{_escape(k)}", f"'{k}' has no value; give one or leave the key out")
+            found.raise_any()
         return data
 
 
