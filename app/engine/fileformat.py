@@ -344,7 +344,7 @@ class BandSpec(Spec):
     lt: Num | None = None
     lte: Num | None = None
     score: Num
-    judgment: bool = Field(default=False, description="The evaluator scores a value in this band, up to its score")
+    judgment: bool = Field(default=False, description="The evaluator scores a value in this band, up to its score.")
 
     @model_validator(mode="after")
     def _one_bound_each_side(self) -> BandSpec:
@@ -365,7 +365,7 @@ class BandsSpec(RuleBase):
     bands: list[BandSpec] = Field(min_length=1)
     allow_gaps: bool = Field(default=False, description=(
         "The bands may leave values without a band (the evaluator judges such a value); "
-        "without it, the bands must cover every value"))
+        "without it, the bands must cover every value."))
     zero_if: list[ZeroIfSpec] = []
     display: Display = "percent"
 
@@ -715,7 +715,8 @@ class RoundingSpec(Spec):
     places: Annotated[int, Field(ge=0, le=6, strict=True)]
     mode: Literal["down", "half_up", "half_even", "up"]
     parts: bool = Field(default=False, description=(
-        "Round each part of a composite before adding (default false: parts are added unrounded, the sum is rounded)"))
+        "Round each part of a composite before adding (otherwise the parts are added unrounded and the sum is "
+        "rounded)."))
 
     @field_validator("places", mode="before")
     @classmethod
