@@ -7,14 +7,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev db db-stop migrate serve worker test fuzz openapi openapi-check lint bench bench-engine bench-api clean
+.PHONY: help install install-dev db db-stop migrate serve worker test fuzz openapi openapi-check schemas lint bench bench-engine bench-api clean
 
 help:
 	@echo "make serve     set up and serve the API on $(HOST):$(PORT) (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make worker    a queue worker (jobs; make serve runs one in-process unless JIXIAO_JOBS_WORKER_IN_PROCESS=0)"
 	@echo "make test      set up and run the test suite against a real PostgreSQL"
 	@echo "make fuzz      schemathesis against a served instance (admin key, read key, no key)"
-	@echo "make openapi   regenerate openapi/openapi.json from the app"
+	@echo "make openapi   regenerate openapi/openapi.json from the app (and the ruleset schema)"
+	@echo "make schemas   regenerate rulesets/ruleset.schema.json from the file-format models"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     engine and API benchmarks"
 	@echo "make db-stop   stop the embedded PostgreSQL"
@@ -63,7 +64,12 @@ FUZZ_ARGS ?=
 fuzz: install-dev db
 	$(BIN)/python -m tests.fuzz.served $(FUZZ_ARGS)
 
-openapi: install
+# The ruleset file's JSON Schema is generated from its models (app/engine/fileformat.py); the
+# OpenAPI document carries the same models, so both are regenerated together.
+schemas: install
+	$(BIN)/python -m app.schema_doc > rulesets/ruleset.schema.json
+
+openapi: install schemas
 	$(BIN)/python -m app.openapi_doc > openapi/openapi.json
 
 openapi-check: install

@@ -30,6 +30,8 @@ from app.auth.middleware import AuditMiddleware, AuthenticateFirstMiddleware
 from app.auth.tenants import router as tenants_router
 from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
+from app.engine.fileformat import RulesetFile
+from app.engine.fileformat import examples as format_examples
 from app.jobs import worker as jobs_worker
 from app.jobs.endpoints import router as jobs_router
 from app.jobs.schemas import JobCreate
@@ -173,8 +175,10 @@ def create_app() -> FastAPI:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        # Models the routes validate themselves (bodies read raw, items validated one by one).
-        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate, ProjectBatchItem, ProjectBatchRequest):
+        # Models the routes validate themselves (bodies read raw, items validated one by one; a
+        # ruleset document by the loader, app.engine.fileformat, which gives every model an example).
+        for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate, ProjectBatchItem, ProjectBatchRequest,
+                      RulesetFile):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in doc.pop("$defs", {}).items():
                 components.setdefault(name, sub)
@@ -183,8 +187,12 @@ def create_app() -> FastAPI:
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
         components["ProjectBatchRequest"]["properties"]["items"]["items"] = {
             "$ref": "#/components/schemas/ProjectBatchItem"}
+        # A ruleset document is read raw and validated by the loader; it is a RulesetFile.
+        document = components["RulesetDocument"]["properties"]["document"]
+        components["RulesetDocument"]["properties"]["document"] = {
+            "$ref": "#/components/schemas/RulesetFile", "description": document["description"]}
         # A whole-object example on every schema (app/api/examples.py) that has none of its own.
-        for name, example in SCHEMA_EXAMPLES.items():
+        for name, example in {**SCHEMA_EXAMPLES, **format_examples()}.items():
             if name in components and "examples" not in components[name]:
                 components[name]["examples"] = [example]
         schema["components"]["schemas"] = dict(sorted(components.items()))

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.engine.errors import InvalidInput, Problem
 from app.engine.facts import Vocabulary
 from app.engine.rules import fmt
-from app.engine.ruleset import Ruleset
-from app.engine.scoring import Assessment, prepare, score
 from app.engine.yamlio import loads_yaml
+
+if TYPE_CHECKING:  # the file-format models (app.engine.fileformat) import this module, and the loader them
+    from app.engine.ruleset import Ruleset
+    from app.engine.scoring import Assessment
 
 
 class CaseExpect(BaseModel):
@@ -140,6 +142,7 @@ def run_cases(rs: Ruleset, vocabulary: Vocabulary) -> CasesResult:
 
 
 def _run_one(rs: Ruleset, vocabulary: Vocabulary, i: int, case: RulesetCase, report: _Report) -> None:
+    from app.engine.scoring import prepare, score  # not at the top: see the imports
     at = f"/cases/{i}"
     label = f"case '{case.name}'"
     if case.fiscal_year is not None and not rs.covers(case.fiscal_year):

@@ -1,9 +1,9 @@
 """The rule kinds: each a small class that turns facts and answers into points.
 
-A rule is built once from its ruleset entry (``build_rule``), with every
-formula parsed, and then evaluated many times. Evaluation never raises for
-bad data: missing facts, missing answers and zero denominators become a status
-on the outcome so that the indicator can say what it needs.
+A rule is built once from its validated ruleset entry (``build_rule``, from the models of
+:mod:`app.engine.fileformat`, which check everything and parse every formula), and then
+evaluated many times. Evaluation never raises for bad data: missing facts, missing answers and
+zero denominators become a status on the outcome so that the indicator can say what it needs.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.engine.formula import Formula, FormulaError, FormulaZeroDivision, parse
+from app.engine.formula import Formula, FormulaZeroDivision
+
+if TYPE_CHECKING:  # the file-format models are not compiled; the rules only read them
+    from app.engine import fileformat as ff
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -33,14 +36,6 @@ MISSING_FACTS = "missing_facts"
 PENDING = "judgment_pending"
 NOT_APPLICABLE = "not_applicable"
 OVERRIDDEN = "overridden"
-
-
-class RuleSpecError(ValueError):
-    """A rule entry that cannot be built; ``path`` is relative to the rule."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        super().__init__(message)
 
 
 _FMT: dict[Decimal, str] = {}
@@ -216,48 +211,6 @@ class Outcome:
 # --------------------------------------------------------------------------- helpers
 
 
-def _dec(spec: Mapping[str, Any], key: str, path: str, default: Decimal | None = None) -> Decimal:
-    value = spec.get(key, default)
-    if value is None:
-        raise RuleSpecError(f"{path}/{key}", f"'{key}' is required")
-    if isinstance(value, bool):
-        raise RuleSpecError(f"{path}/{key}", f"'{key}' must be a number")
-    if isinstance(value, str):
-        try:
-            f = parse(value)
-        except FormulaError as exc:
-            raise RuleSpecError(f"{path}/{key}", f"'{key}': {exc}") from None
-        if f.names or f.is_boolean:
-            raise RuleSpecError(f"{path}/{key}", f"'{key}' must be a constant number")
-        try:
-            value = f({})
-        except FormulaZeroDivision:
-            raise RuleSpecError(f"{path}/{key}", f"'{key}' divides by zero") from None
-    if not isinstance(value, Decimal):
-        value = Decimal(value)
-    return value
-
-
-def _formula(spec: Mapping[str, Any], key: str, path: str, *, boolean: bool = False) -> Formula:
-    if key not in spec:
-        raise RuleSpecError(f"{path}/{key}", f"'{key}' is required")
-    try:
-        f = parse(spec[key])
-    except FormulaError as exc:
-        raise RuleSpecError(f"{path}/{key}", str(exc)) from None
-    if boolean and not (f.is_boolean or f.is_name):
-        raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a condition (a comparison or yes/no fact)")
-    if not boolean and f.is_boolean:
-        raise RuleSpecError(f"{path}/{key}", f"'{spec[key]}' must be a number, not a condition")
-    return f
-
-
-def _check_keys(spec: Mapping[str, Any], allowed: set[str], path: str) -> None:
-    unknown = set(spec) - allowed - {"kind"}
-    if unknown:
-        raise RuleSpecError(path, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed | {'kind'})}")
-
-
 def _missing(names: tuple[str, ...], facts: Mapping[str, Any]) -> list[str] | None:
     """The facts of ``names`` (sorted) that are absent, or None when all are there."""
     for n in names:
@@ -273,21 +226,8 @@ class ZeroIf:
     names: tuple[str, ...] = ()
 
 
-def _zero_ifs(spec: Mapping[str, Any], path: str) -> list[ZeroIf]:
-    items = spec.get("zero_if", [])
-    if not isinstance(items, list):
-        raise RuleSpecError(f"{path}/zero_if", "'zero_if' must be a list")
-    out = []
-    for i, item in enumerate(items):
-        p = f"{path}/zero_if/{i}"
-        if not isinstance(item, dict):
-            raise RuleSpecError(p, "each zero_if entry needs 'when' and 'reason'")
-        _check_keys(item, {"when", "reason"}, p)
-        if not isinstance(item.get("reason"), str):
-            raise RuleSpecError(f"{p}/reason", "'reason' is required text")
-        f = _formula(item, "when", p, boolean=True)
-        out.append(ZeroIf(f, item["reason"], tuple(sorted(f.names))))
-    return out
+def _zero_ifs(specs: list[ff.ZeroIfSpec]) -> list[ZeroIf]:
+    return [ZeroIf(z.when, z.reason, tuple(sorted(z.when.names))) for z in specs]
 
 
 NOTHING_TO_COUNT = "nothing_to_count"
@@ -305,24 +245,15 @@ class Condition:
     warning: str | None
 
 
-def _condition(spec: Mapping[str, Any], key: str, path: str, points: Decimal,
+def _condition(spec: ff.ConditionSpec | None, key: str, points: Decimal,
                item_text: str | None = None) -> Condition | None:
-    """An optional ``{when, reason}`` entry (``nothing_to_count``, ``met_if``)."""
-    item = spec.get(key)
-    if item is None:
+    """An optional ``{when, reason}`` entry (``nothing_to_count``, ``met_if``), its texts rendered."""
+    if spec is None:
         return None
-    p = f"{path}/{key}"
-    if not isinstance(item, dict):
-        raise RuleSpecError(p, f"'{key}' needs 'when' and 'reason'")
-    _check_keys(item, {"when", "reason"}, p)
-    reason = item.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise RuleSpecError(f"{p}/reason", "'reason' is required text")
-    reason = reason.strip()
-    f = _formula(item, "when", p, boolean=True)
+    reason = spec.reason
     note = reason if item_text is None else _item_reason(item_text, reason)
     warning = f"{reason}，按满分{fmt(points)}分计" if key == NOTHING_TO_COUNT else None
-    return Condition(f, tuple(sorted(f.names)), note, warning)
+    return Condition(spec.when, tuple(sorted(spec.when.names)), note, warning)
 
 
 def _holds(cond: Condition, facts: Mapping[str, Any]) -> bool:
@@ -409,13 +340,12 @@ class Judgment(Rule):
     kind = "judgment"
     accepts_judgment = True
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "display", "zero_if"}, path)
+    def __init__(self, spec: ff.JudgmentSpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "指标值"))
-        self.formula = _formula(spec, "formula", path) if "formula" in spec else None
-        self.percent = spec.get("display", "percent") == "percent"
-        self.zero_if = _zero_ifs(spec, path)
+        self.label = spec.name
+        self.formula: Formula | None = spec.formula
+        self.percent = spec.display == "percent"
+        self.zero_if = _zero_ifs(spec.zero_if)
         required: set[str] = set()
         for z in self.zero_if:
             required |= z.when.names
@@ -471,48 +401,17 @@ class ChecklistItem:
 class Checklist(Rule):
     kind = "checklist"
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "items"}, path)
+    def __init__(self, spec: ff.ChecklistSpec, points: Decimal) -> None:
         self.points = points
-        items = spec.get("items")
-        if not isinstance(items, list) or not items:
-            raise RuleSpecError(f"{path}/items", "a checklist needs a non-empty list of items")
         self.items: list[ChecklistItem] = []
-        seen: set[str] = set()
-        facts: set[str] = set()
-        for i, item in enumerate(items):
-            p = f"{path}/items/{i}"
-            if not isinstance(item, dict):
-                raise RuleSpecError(p, "an item needs key, text and points")
-            _check_keys(item, {"key", "text", "points", "fact", "met_if", "nothing_to_count"}, p)
-            key = item.get("key")
-            if isinstance(key, Decimal):
-                key = fmt(key)
-            if not isinstance(key, str) or not key or "/" in key:
-                raise RuleSpecError(f"{p}/key", "'key' must be non-empty text without '/'")
-            if key in seen:
-                raise RuleSpecError(f"{p}/key", f"duplicate item key '{key}'")
-            seen.add(key)
-            if not isinstance(item.get("text"), str):
-                raise RuleSpecError(f"{p}/text", "'text' is required")
-            fact = item.get("fact")
-            if fact is not None:
-                if not isinstance(fact, str):
-                    raise RuleSpecError(f"{p}/fact", "'fact' must be a fact key")
-                facts.add(fact)
-            item_points = _dec(item, "points", p)
+        for item in spec.items:
             conditions = tuple(
-                c for c in (_condition(item, k, p, item_points, item["text"]) for k in ("met_if", NOTHING_TO_COUNT))
+                c for c in (_condition(item.met_if, "met_if", item.points, item.text),
+                            _condition(item.nothing_to_count, NOTHING_TO_COUNT, item.points, item.text))
                 if c is not None
             )
-            if fact is not None and conditions:
-                raise RuleSpecError(p, "an item decided by a 'fact' takes no met_if / nothing_to_count")
-            for cond in conditions:
-                facts.update(cond.names)
-            self.items.append(ChecklistItem(key, item["text"], item_points, fact, conditions))
-        total = sum((it.points for it in self.items), ZERO)
-        if total != points:
-            raise RuleSpecError(f"{path}/items", f"items add up to {fmt(total)} points, the rule has {fmt(points)}")
+            self.items.append(ChecklistItem(item.key, item.text, item.points, item.fact, conditions))
+        facts = spec.fact_names()
         self.facts = frozenset(facts)
         self._addrs: dict[str, list[str]] = {}
 
@@ -583,21 +482,15 @@ class Rate(Rule):
     kind = "rate"
     accepts_judgment = True
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "cap", "zero_if", "display", NOTHING_TO_COUNT}, path)
+    def __init__(self, spec: ff.RateSpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "比率"))
-        self.formula = _formula(spec, "formula", path)
-        self.cap = _dec(spec, "cap", path, ONE)
-        self.zero_if = _zero_ifs(spec, path)
-        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
-        self.percent = spec.get("display", "percent") == "percent"
-        names = set(self.formula.names)
-        for z in self.zero_if:
-            names |= z.when.names
-        if self.nothing_to_count is not None:
-            names |= self.nothing_to_count.when.names
-        self.facts = frozenset(names)
+        self.label = spec.name
+        self.formula = spec.formula
+        self.cap = spec.cap
+        self.zero_if = _zero_ifs(spec.zero_if)
+        self.nothing_to_count = _condition(spec.nothing_to_count, NOTHING_TO_COUNT, points)
+        self.percent = spec.display == "percent"
+        self.facts = frozenset(spec.fact_names())
         self.monotonic_in = tuple(sorted(self.formula.names))
 
     @property
@@ -693,7 +586,8 @@ class Band:
         return Decimal("Infinity"), True
 
 
-def _overlap(a: Band, b: Band) -> bool:
+def band_overlap(a: Band, b: Band) -> bool:
+    """Whether two bands hold a value in common."""
     (alo, alo_in), (ahi, ahi_in) = a.lower(), a.upper()
     (blo, blo_in), (bhi, bhi_in) = b.lower(), b.upper()
     lo, lo_in = (alo, alo_in) if alo > blo else (blo, blo_in) if blo > alo else (alo, alo_in and blo_in)
@@ -705,36 +599,16 @@ class Bands(Rule):
     kind = "bands"
     accepts_judgment = True
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "bands", "zero_if", "display"}, path)
+    def __init__(self, spec: ff.BandsSpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "指标值"))
-        self.formula = _formula(spec, "formula", path)
-        self.zero_if = _zero_ifs(spec, path)
-        self.percent = spec.get("display", "percent") == "percent"
-        bands = spec.get("bands")
-        if not isinstance(bands, list) or not bands:
-            raise RuleSpecError(f"{path}/bands", "'bands' must be a non-empty list")
-        self.bands: list[Band] = []
-        for i, b in enumerate(bands):
-            p = f"{path}/bands/{i}"
-            if not isinstance(b, dict):
-                raise RuleSpecError(p, "a band is a mapping with gt/gte/lt/lte and score")
-            _check_keys(b, {"gt", "gte", "lt", "lte", "score", "judgment"}, p)
-            if "gt" in b and "gte" in b or "lt" in b and "lte" in b:
-                raise RuleSpecError(p, "use one lower bound (gt or gte) and one upper bound (lt or lte)")
-            lo_gt, lo_gte, hi_lt, hi_lte = (None if k not in b else _dec(b, k, p) for k in ("gt", "gte", "lt", "lte"))
-            band = Band(lo_gt, lo_gte, hi_lt, hi_lte, _dec(b, "score", p), bool(b.get("judgment", False)))
-            if band.score < 0 or band.score > points:
-                raise RuleSpecError(f"{p}/score", f"band score {fmt(band.score)} is outside [0, {fmt(points)}]")
-            for j, other in enumerate(self.bands):
-                if _overlap(band, other):
-                    raise RuleSpecError(p, f"band {i} ({band.text(self.percent)}) overlaps band {j} ({other.text(self.percent)})")
-            self.bands.append(band)
-        names = set(self.formula.names)
-        for z in self.zero_if:
-            names |= z.when.names
-        self.facts = frozenset(names)
+        self.label = spec.name
+        self.formula = spec.formula
+        self.zero_if = _zero_ifs(spec.zero_if)
+        self.percent = spec.display == "percent"
+        self.bands: list[Band] = [b.band() for b in spec.bands]
+        #: the bands may leave values without a band (such a value goes to the evaluator)
+        self.allow_gaps = spec.allow_gaps
+        self.facts = frozenset(spec.fact_names())
         self._compiled = [(b, b.compile()) for b in self.bands]
 
     @property
@@ -789,15 +663,6 @@ class CountLine:
     label: str = ""
 
 
-def _count_formula(spec: Mapping[str, Any], path: str) -> Formula:
-    if "count" not in spec:
-        raise RuleSpecError(f"{path}/count", "'count' is required")
-    try:
-        return parse(spec["count"])
-    except FormulaError as exc:
-        raise RuleSpecError(f"{path}/count", str(exc)) from None
-
-
 class Deduction(Rule):
     """Points minus ``per`` for each finding, until zero ("扣完为止"). Findings are counted by
     formulas over facts (``count``, or several ``counts`` deducting from the same points), or
@@ -805,41 +670,22 @@ class Deduction(Rule):
 
     kind = "deduction"
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "per", "count", "counts", "finding", NOTHING_TO_COUNT}, path)
+    def __init__(self, spec: ff.DeductionSpec, points: Decimal) -> None:
         self.points = points
-        self.finding = str(spec.get("finding", "发现问题"))
+        self.finding = spec.finding
         self.lines: list[CountLine] = []
-        if "counts" in spec:
-            if "count" in spec or "per" in spec:
-                raise RuleSpecError(f"{path}/counts", "give either 'count' and 'per', or 'counts'")
-            counts = spec["counts"]
-            if not isinstance(counts, list) or not counts:
-                raise RuleSpecError(f"{path}/counts", "'counts' must be a non-empty list of {count, per, finding}")
-            for i, line in enumerate(counts):
-                p = f"{path}/counts/{i}"
-                if not isinstance(line, dict):
-                    raise RuleSpecError(p, "each entry needs count, per and finding")
-                _check_keys(line, {"count", "per", "finding"}, p)
-                if not isinstance(line.get("finding"), str):
-                    raise RuleSpecError(f"{p}/finding", "'finding' is required text")
-                self.lines.append(CountLine(_count_formula(line, p), _dec(line, "per", p), line["finding"],
-                                            line["finding"] + "数"))
+        if spec.counts is not None:
+            for line in spec.counts:
+                self.lines.append(CountLine(line.count, line.per, line.finding, line.finding + "数"))
             self.per = self.lines[0].per
         else:
-            self.per = _dec(spec, "per", path)
-            if "count" in spec:
-                self.lines.append(CountLine(_formula(spec, "count", path), self.per, self.finding, self.finding + "数"))
+            assert spec.per is not None  # the model requires per without counts
+            self.per = spec.per
+            if spec.count is not None:
+                self.lines.append(CountLine(spec.count, self.per, self.finding, self.finding + "数"))
         self.count = self.lines[0].count if self.lines else None
-        self.nothing_to_count = _condition(spec, NOTHING_TO_COUNT, path, points)
-        if self.nothing_to_count is not None and not self.lines:
-            raise RuleSpecError(f"{path}/{NOTHING_TO_COUNT}", "'nothing_to_count' needs findings counted from facts")
-        names: set[str] = set()
-        for line in self.lines:
-            names |= line.count.names
-        if self.nothing_to_count is not None:
-            names |= self.nothing_to_count.when.names
-        self.facts = frozenset(names)
+        self.nothing_to_count = _condition(spec.nothing_to_count, NOTHING_TO_COUNT, points)
+        self.facts = frozenset(spec.fact_names())
 
     @property
     def formula_text(self) -> str | None:
@@ -903,25 +749,17 @@ class StepDeduction(Rule):
     kind = "step_deduction"
     accepts_judgment = True
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "threshold", "step", "per", "steps", "zero_if", "display"}, path)
+    def __init__(self, spec: ff.StepDeductionSpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "指标值"))
-        self.formula = _formula(spec, "formula", path)
-        self.threshold = _dec(spec, "threshold", path)
-        self.step = _dec(spec, "step", path)
-        if self.step <= 0:
-            raise RuleSpecError(f"{path}/step", "'step' must be positive")
-        self.per = _dec(spec, "per", path)
-        self.steps = spec.get("steps", "exact")
-        if self.steps not in {"exact", "floor", "ceil"}:
-            raise RuleSpecError(f"{path}/steps", "'steps' must be exact, floor or ceil")
-        self.zero_if = _zero_ifs(spec, path)
-        self.percent = spec.get("display", "percent") == "percent"
-        names = set(self.formula.names)
-        for z in self.zero_if:
-            names |= z.when.names
-        self.facts = frozenset(names)
+        self.label = spec.name
+        self.formula = spec.formula
+        self.threshold = spec.threshold
+        self.step = spec.step
+        self.per = spec.per
+        self.steps = spec.steps
+        self.zero_if = _zero_ifs(spec.zero_if)
+        self.percent = spec.display == "percent"
+        self.facts = frozenset(spec.fact_names())
 
     @property
     def formula_text(self) -> str:
@@ -968,30 +806,15 @@ class Quarterly(Rule):
     kind = "quarterly"
     accepts_judgment = False
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "progress", "targets", "quarter_points", "average_points", "cap"}, path)
+    def __init__(self, spec: ff.QuarterlySpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "预算执行率"))
-        progress = spec.get("progress")
-        if not isinstance(progress, list) or len(progress) != 4:
-            raise RuleSpecError(f"{path}/progress", "'progress' must list four formulas, one per quarter")
-        self.progress = [_formula({"p": p}, "p", f"{path}/progress/{i}") for i, p in enumerate(progress)]
-        targets = spec.get("targets", ["25%", "50%", "75%", "100%"])
-        qp = spec.get("quarter_points")
-        if not isinstance(targets, list) or len(targets) != 4 or not isinstance(qp, list) or len(qp) != 4:
-            raise RuleSpecError(path, "'targets' and 'quarter_points' must each have four entries")
-        self.targets = [_dec({"t": t}, "t", f"{path}/targets/{i}") for i, t in enumerate(targets)]
-        if any(t <= 0 for t in self.targets):
-            raise RuleSpecError(f"{path}/targets", "targets must be positive")
-        self.quarter_points = [_dec({"q": q}, "q", f"{path}/quarter_points/{i}") for i, q in enumerate(qp)]
-        self.average_points = _dec(spec, "average_points", path)
-        self.cap = _dec(spec, "cap", path, ONE)
-        total = sum(self.quarter_points, ZERO) + self.average_points
-        if total != points:
-            raise RuleSpecError(path, f"quarter_points and average_points add up to {fmt(total)}, the rule has {fmt(points)}")
-        names: set[str] = set()
-        for f in self.progress:
-            names |= f.names
+        self.label = spec.name
+        self.progress = list(spec.progress)
+        self.targets = list(spec.targets)
+        self.quarter_points = list(spec.quarter_points)
+        self.average_points = spec.average_points
+        self.cap = spec.cap
+        names = spec.fact_names()
         self.facts = frozenset(names)
         self.monotonic_in = tuple(sorted(names))
 
@@ -1032,21 +855,14 @@ class CohortRelative(Rule):
     kind = "cohort_relative"
     accepts_judgment = True
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "name", "formula", "mean", "at_or_above", "below"}, path)
+    def __init__(self, spec: ff.CohortRelativeSpec, points: Decimal) -> None:
         self.points = points
-        self.label = str(spec.get("name", "指标值"))
-        self.formula = _formula(spec, "formula", path)
-        mean = spec.get("mean")
-        if not isinstance(mean, str):
-            raise RuleSpecError(f"{path}/mean", "'mean' must be the key of the fact holding the cohort mean")
-        self.mean = mean
-        self.at_or_above = _dec(spec, "at_or_above", path)
-        self.below = _dec(spec, "below", path)
-        for key, v in (("at_or_above", self.at_or_above), ("below", self.below)):
-            if v < 0 or v > points:
-                raise RuleSpecError(f"{path}/{key}", f"{key} {fmt(v)} is outside [0, {fmt(points)}]")
-        self.facts = self.formula.names | {mean}
+        self.label = spec.name
+        self.formula = spec.formula
+        self.mean = spec.mean
+        self.at_or_above = spec.at_or_above
+        self.below = spec.below
+        self.facts = frozenset(spec.fact_names())
 
     @property
     def formula_text(self) -> str:
@@ -1086,39 +902,11 @@ class Part:
 class Composite(Rule):
     kind = "composite"
 
-    def __init__(self, spec: Mapping[str, Any], points: Decimal, path: str) -> None:
-        _check_keys(spec, {"points", "parts", "zero_if"}, path)
+    def __init__(self, spec: ff.CompositeSpec, points: Decimal) -> None:
         self.points = points
-        parts = spec.get("parts")
-        if not isinstance(parts, list) or not parts:
-            raise RuleSpecError(f"{path}/parts", "a composite needs a non-empty list of parts")
-        self.parts: list[Part] = []
-        seen: set[str] = set()
-        names: set[str] = set()
-        for i, part in enumerate(parts):
-            p = f"{path}/parts/{i}"
-            if not isinstance(part, dict):
-                raise RuleSpecError(p, "a part needs key, name, points and rule")
-            _check_keys(part, {"key", "name", "points", "rule"}, p)
-            key = part.get("key")
-            if isinstance(key, Decimal):
-                key = fmt(key)
-            if not isinstance(key, str) or not key or "/" in key:
-                raise RuleSpecError(f"{p}/key", "'key' must be non-empty text without '/'")
-            if key in seen:
-                raise RuleSpecError(f"{p}/key", f"duplicate part key '{key}'")
-            seen.add(key)
-            pts = _dec(part, "points", p)
-            rule = build_rule(part.get("rule"), pts, f"{p}/rule")
-            names |= rule.facts
-            self.parts.append(Part(key, str(part.get("name", key)), pts, rule))
-        total = sum((pt.points for pt in self.parts), ZERO)
-        if total != points:
-            raise RuleSpecError(f"{path}/parts", f"parts add up to {fmt(total)} points, the rule has {fmt(points)}")
-        self.zero_if = _zero_ifs(spec, path)
-        for z in self.zero_if:
-            names |= z.when.names
-        self.facts = frozenset(names)
+        self.parts: list[Part] = [Part(p.key, p.label, p.points, build_rule(p.rule, p.points)) for p in spec.parts]
+        self.zero_if = _zero_ifs(spec.zero_if)
+        self.facts = frozenset(spec.fact_names())
         self._addrs: dict[str, list[str]] = {}
 
     @property
@@ -1195,7 +983,7 @@ def mark_parts(rule: Rule, exact: bool) -> None:
             mark_parts(part.rule, exact)
 
 
-RULE_KINDS: dict[str, Callable[[Mapping[str, Any], Decimal, str], Rule]] = {
+RULE_KINDS: dict[str, Callable[[Any, Decimal], Rule]] = {
     "judgment": Judgment,
     "checklist": Checklist,
     "rate": Rate,
@@ -1208,21 +996,12 @@ RULE_KINDS: dict[str, Callable[[Mapping[str, Any], Decimal, str], Rule]] = {
 }
 
 
-def build_rule(spec: Any, points: Decimal, path: str) -> Rule:
-    """Build a rule from its ruleset entry; raise :class:`RuleSpecError`."""
-    if not isinstance(spec, dict):
-        raise RuleSpecError(path, "a rule is a mapping with a 'kind'")
-    kind = spec.get("kind")
-    factory = RULE_KINDS.get(kind)  # type: ignore[arg-type]
-    if factory is None:
-        raise RuleSpecError(f"{path}/kind", f"unknown rule kind {kind!r}; known kinds: {sorted(RULE_KINDS)}")
-    if "points" in spec:
-        declared = _dec(spec, "points", path)
-        if declared != points:
-            raise RuleSpecError(f"{path}/points", f"rule points {fmt(declared)} differ from the indicator's {fmt(points)}")
-    rule = factory(spec, points, path)
-    rule.kind = str(kind)
+def build_rule(spec: ff.RuleBase, points: Decimal) -> Rule:
+    """The compiled rule of a validated rule entry (``points``: its indicator's or part's)."""
+    kind: str = spec.kind  # type: ignore[attr-defined]  # every rule kind's model has one
+    rule = RULE_KINDS[kind](spec, points)
+    rule.kind = kind
     rule.names = tuple(sorted(rule.facts))
     if not hasattr(rule, "label"):
-        rule.label = str(spec.get("name", ""))
+        rule.label = ""
     return rule

@@ -147,12 +147,13 @@ def score_dry_run(name: NamePath, version: VersionPath, body: ScoreRequest, sess
              response_model=ValidationReport, responses=responses(422))
 def validate_ruleset(body: RulesetDocument) -> ValidationReport:
     """Check a ruleset document without storing it (`admin` scope, like registering one: it is the
-    same work). Problems point into the document (JSON pointer and line): 200 with `valid: false`.
-    A document that loads is scored against its own `cases:` (docs/rulesets.md, Cases): each failing
-    case is a problem pointing at what it expected (`/cases/2/expect/indicators/3.3.1`).
+    same work). The ruleset comes as YAML text (`content`) or as a JSON object (`document`, schema
+    `RulesetFile`). Problems point into the ruleset (JSON pointer, and the line of its text):
+    200 with `valid: false`. A ruleset that loads is scored against its own `cases:` (docs/rulesets.md,
+    Cases): each failing case is a problem pointing at what it expected (`/cases/2/expect/indicators/3.3.1`).
     A document over a limit (YAML anchors or aliases, nesting, formula length or depth; see
     docs/rulesets.md) is refused with 422."""
-    rs, errors = service.validate_text(body.content)
+    rs, errors = service.validate_text(body.text())
     if rs is None:
         return ValidationReport(valid=False, errors=errors)
     return ValidationReport(valid=True, ref=rs.ref, content_hash=rs.content_hash)
@@ -163,10 +164,12 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response, request: Request,
 ) -> dict[str, Any]:
-    """Store a new, immutable ruleset version. Registering identical content again answers 200.
-    A document that does not load, or whose own `cases:` fail, is refused with 422 and the pointers
-    of its problems (`/cases/0/expect/total` for a failing case); nothing is stored."""
-    rs, created = service.register(session, body.content)
+    """Store a new, immutable ruleset version, sent as YAML text (`content`, stored as sent) or as a
+    JSON object (`document`, schema `RulesetFile`, stored as its JSON text). Registering identical
+    content again answers 200. A ruleset that does not load, or whose own `cases:` fail, is refused
+    with 422 and the pointers of its problems (`/cases/0/expect/total` for a failing case); nothing
+    is stored."""
+    rs, created = service.register(session, body.text())
     response.headers["Location"] = f"/v1/rulesets/{rs.name}/{rs.version}"
     request.state.created_id = rs.ref
     if not created:

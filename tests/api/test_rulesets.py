@@ -152,3 +152,59 @@ def test_registration_refuses_a_ruleset_whose_cases_fail(client):
     assert "test-district" not in {i["name"] for i in client.get("/v1/rulesets").json()["items"]}  # nothing stored
     ok = client.post("/v1/rulesets", json={"content": _with_case("95")})
     assert ok.status_code == 201, ok.text
+
+
+def _example_document(name: str) -> dict:
+    import yaml
+
+    from app.engine.fileformat import EXAMPLE
+
+    doc = yaml.safe_load(EXAMPLE)  # JSON numbers on the wire (0.5 arrives as an exact Decimal)
+    doc["name"] = name
+    return doc
+
+
+def test_register_a_ruleset_sent_as_a_json_document(client):
+    from app.engine.ruleset import content_hash
+    from app.rulesets.schemas import json_text
+
+    doc = _example_document("json-district")
+    r = client.post("/v1/rulesets", json={"document": doc})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["ref"] == "json-district@2024"
+    assert body["total_points"] == "30"
+    quarterly = next(c for c in body["indicators"][0]["children"] if c["code"] == "1.4")
+    assert quarterly["rule"] == "quarterly"
+    # Stored as its JSON text: the same document again is the same content.
+    import json
+    from decimal import Decimal
+
+    exact = json.loads(json.dumps(doc), parse_float=Decimal)
+    assert body["content_hash"] == content_hash(json_text(exact))
+    assert client.post("/v1/rulesets", json={"document": doc}).status_code == 200
+    assert client.get("/v1/rulesets/json-district/2024").json()["content_hash"] == body["content_hash"]
+
+
+def test_validate_a_json_document_points_into_it(client):
+    doc = _example_document("json-check")
+    doc["total_points"] = 99
+    doc["indicators"][0]["children"][0]["rule"]["weight"] = 1
+    r = client.post("/v1/rulesets:validate", json={"document": doc})
+    assert r.status_code == 200
+    errors = {e["pointer"]: e["message"] for e in r.json()["errors"]}
+    assert "unknown key 'weight'" in errors["/indicators/0/children/0/rule/weight"]
+    assert errors["/indicators/0/children/0/rule/weight"].startswith("line ")
+    del doc["indicators"][0]["children"][0]["rule"]["weight"]
+    r = client.post("/v1/rulesets:validate", json={"document": doc})
+    assert [(e["pointer"], "total_points is 99" in e["message"]) for e in r.json()["errors"]] == [("/indicators", True)]
+    doc["total_points"] = 30
+    assert client.post("/v1/rulesets:validate", json={"document": doc}).json()["valid"] is True
+
+
+def test_a_ruleset_is_sent_one_way_only(client):
+    both = client.post("/v1/rulesets:validate", json={"content": _custom(), "document": _example_document("both-ways")})
+    assert both.status_code == 422
+    assert "either as YAML text (content) or as a JSON object (document)" in both.text
+    assert client.post("/v1/rulesets:validate", json={}).status_code == 422
+    assert client.post("/v1/rulesets:validate", json={"document": "name: x"}).status_code == 422

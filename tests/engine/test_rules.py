@@ -190,8 +190,9 @@ def test_bands_deduction_text(make_ruleset: Make, run: Run, by_code: ByCode) -> 
     assert deductions(r) == [(D("0.5"), "满意度7.50%（≥5.00%且≤10.00%），得0.5分，扣0.5分", "computed")]
 
 
+# Below 60% no band holds the value: the file says so (allow_gaps) and the evaluator judges it.
 JUDGMENT_BANDS = (
-    "{kind: bands, name: 满意度, formula: satisfaction_rate, bands: ["
+    "{kind: bands, name: 满意度, formula: satisfaction_rate, allow_gaps: true, bands: ["
     "{gte: 90%, score: 5}, {gte: 60%, lt: 90%, score: 3, judgment: true}]}"
 )
 
@@ -223,6 +224,25 @@ def test_bands_value_in_no_band_needs_judgment(make_ruleset: Make, run: Run, by_
     r = by_code(run(rs, {"satisfaction_rate": "50%"}), "1.1")
     assert r.status == "judgment_pending"
     assert any("不在任何评分档内" in m for m in messages(r))
+
+
+@pytest.mark.parametrize(("bands", "gap"), [
+    ("{gte: 90%, score: 5}, {gte: 60%, lt: 90%, score: 3}", "values below 60.00%"),
+    ("{gt: 90%, score: 5}, {lt: 90%, score: 3}", "values ≥90.00% and ≤90.00%"),
+    ("{gte: 90%, score: 5}, {lt: 80%, score: 3}", "values ≥80.00% and <90.00%"),
+    ("{lte: 90%, score: 5}", "values above 90.00%"),
+    ("{lt: 90%, score: 5}", "values from 90.00% up"),
+])
+def test_bands_leaving_a_gap_are_refused_unless_the_file_allows_it(make_ruleset: Make, bands: str, gap: str) -> None:
+    rule = f"{{kind: bands, formula: satisfaction_rate, bands: [{bands}]}}"
+    with pytest.raises(RulesetError) as exc:
+        make_ruleset(leaf(rule, points="5"), total="5")
+    [problem] = exc.value.problems
+    assert problem.pointer == "/indicators/0/children/0/rule/bands"
+    assert f"indicator 1.1: the bands leave {gap} without a band" in problem.message
+    assert problem.message.startswith("line 21, ")
+    allowed = make_ruleset(leaf(rule.replace("bands: [", "allow_gaps: true, bands: ["), points="5"), total="5")
+    assert allowed.by_code["1.1"].rule is not None
 
 
 def test_bands_zero_denominator_needs_judgment(make_ruleset: Make, run: Run, by_code: ByCode) -> None:
