@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     jobs_max_items: int = Field(default=100_000, ge=1)
     #: Largest POST /v1/jobs body (bytes); every other route keeps ``max_body_bytes``.
     jobs_max_body_bytes: int = 1024 * 1024 * 1024
+    #: How many such bodies (NDJSON only; a JSON body keeps ``max_body_bytes``) one process receives
+    #: at a time (app.api.body_limit); another is answered 503 with Retry-After.
+    jobs_concurrent_uploads: int = Field(default=2, ge=1)
     #: Chunks one worker process runs at once (procrastinate's concurrency).
     jobs_worker_concurrency: int = Field(default=1, ge=1)
     #: Seconds between a worker's heartbeats, and without one after which its running chunks are

@@ -12,6 +12,8 @@ with FastAPI's default ``{"detail": ...}`` JSON, not the problem+json every othe
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +36,23 @@ def _refusal(exc: BodyTooLarge, path: str) -> JSONResponse:
                                      instance=path)
 
 
+#: POST /v1/jobs with an NDJSON body is the one route allowed a body above ``max_body_bytes`` (up to
+#: ``jobs_max_body_bytes``: 100,000 items). The route holds such a body, its lines and its packed
+#: chunks in memory at once (about three times its size), so a process receives at most
+#: ``jobs_concurrent_uploads`` of them at a time; another gets 503 with Retry-After, not memory.
+NDJSON = (b"application/x-ndjson", b"application/jsonl", b"application/json-seq")
+_uploads: asyncio.Semaphore | None = None
+
+
+def _large_job_body(scope: Scope) -> bool:
+    if scope["path"] != "/v1/jobs" or scope.get("method") != "POST":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() in NDJSON
+    return False
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,8 +62,22 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         settings = get_settings()
-        # a job's items (up to 100,000) come in one body: POST /v1/jobs has a limit of its own
-        limit = settings.jobs_max_body_bytes if scope["path"] == "/v1/jobs" else settings.max_body_bytes
+        if _large_job_body(scope):
+            global _uploads
+            if _uploads is None:
+                _uploads = asyncio.Semaphore(settings.jobs_concurrent_uploads)
+            if _uploads.locked():
+                await problems.problem_response(
+                    503, "service-unavailable", "Service unavailable",
+                    f"{settings.jobs_concurrent_uploads} large job bodies are being received already; retry later",
+                    headers={"Retry-After": "5"}, instance=scope["path"])(scope, receive, send)
+                return
+            async with _uploads:
+                await self._limited(scope, receive, send, settings.jobs_max_body_bytes)
+            return
+        await self._limited(scope, receive, send, settings.max_body_bytes)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _refusal(BodyTooLarge(limit), scope["path"])(scope, receive, send)
