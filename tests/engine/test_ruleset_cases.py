@@ -12,6 +12,7 @@ import pytest
 
 from app.engine import builtin_registry
 from app.engine.cases import RulesetCase, run_cases
+from app.engine.errors import RulesetError
 from app.engine.ruleset import Ruleset, load_ruleset_text
 from app.engine.yamlio import load_yaml, loads_yaml
 
@@ -114,18 +115,14 @@ def test_each_kind_of_failure_names_its_place():
     expect: {indicators: {"3.4.2": 6}}
   - name: 缺少事实
     expect: {indicators: {"3.4.2": 6}}
-  - name: 形状不对
-    expected: {total: 1}
-  - name: 什么都不检查
-    expect: {}
   - name: 年度不适用
     fiscal_year: 2023
     expect: {total: 0}
 """)
     result = run_cases(broken, builtin_registry().vocabulary)
     by_pointer = {p.pointer: p.message for p in result.failures}
-    assert result.count == 6
-    assert result.failed_cases == [0, 1, 2, 3, 4, 5]
+    assert result.count == 4
+    assert result.failed_cases == [0, 1, 2, 3]
     assert "expected 3.4.2 to score 4, scored 6" in by_pointer["/cases/0/expect/indicators/3.4.2"]
     assert "has no indicator or adjustment '9.9'" in by_pointer["/cases/0/expect/indicators/9.9"]
     assert "expected grade 优, scored —" in by_pointer["/cases/0/expect/grade"]
@@ -134,12 +131,28 @@ def test_each_kind_of_failure_names_its_place():
     assert "/cases/1/facts/satisfaction_rate" in by_pointer  # the vocabulary's own message
     assert "has no answer address '7.7'" in by_pointer["/cases/1/answers/7.7"]
     assert "it is not scored: missing_facts (missing: satisfaction_rate)" in by_pointer["/cases/2/expect/indicators/3.4.2"]
-    assert "/cases/3/expected" in by_pointer
-    assert "/cases/3/expect" in by_pointer
-    assert "expect checks nothing" in by_pointer["/cases/4/expect"]
-    assert "covers fiscal years [2021], not 2023" in by_pointer["/cases/5/fiscal_year"]
+    assert "covers fiscal years [2021], not 2023" in by_pointer["/cases/3/fiscal_year"]
     for pointer, message in by_pointer.items():
         assert message.startswith("line "), (pointer, message)
+
+
+def test_a_case_of_the_wrong_shape_is_refused_by_the_loader_at_its_place():
+    """A case's shape is part of the file format (app.engine.fileformat): the loader refuses it
+    with the pointer and line, before any case runs."""
+    rs = builtin_registry().get("shenzhen@2021")
+    assert rs is not None
+    with pytest.raises(RulesetError) as refused:
+        _with_cases(rs, """\
+  - name: 形状不对
+    expected: {total: 1}
+  - name: 什么都不检查
+    expect: {}
+""")
+    by_pointer = {p.pointer: p.message for p in refused.value.problems}
+    assert "missing required key 'expect'" in by_pointer["/cases/0"]
+    assert "unknown key 'expected'" in by_pointer["/cases/0/expected"]
+    assert "expect checks nothing" in by_pointer["/cases/1/expect"]
+    assert all("line " in m for m in by_pointer.values()), by_pointer
 
 
 def test_a_ruleset_without_cases_has_nothing_to_fail():
@@ -154,16 +167,19 @@ def test_cases_must_be_a_list():
     rs = builtin_registry().get("shenzhen@2021")
     assert rs is not None
     text = rs.text.split("\ncases:\n", 1)[0] + "\ncases: {name: x}\n"
-    result = run_cases(load_ruleset_text(text, builtin_registry().vocabulary, source="test"), builtin_registry().vocabulary)
-    assert [p.pointer for p in result.failures] == ["/cases"]
+    with pytest.raises(RulesetError) as refused:
+        load_ruleset_text(text, builtin_registry().vocabulary, source="test")
+    assert [p.pointer for p in refused.value.problems] == ["/cases"]
 
 
 def test_the_published_schema_describes_cases_as_the_model_does():
+    """rulesets/ruleset.schema.json is generated from the file-format models (its drift test is in
+    tests/test_ruleset_schema.py); a case there has exactly the model's fields."""
     import json
 
+    from app.engine.cases import CaseExpect
+
     schema = json.loads((ROOT / "rulesets" / "ruleset.schema.json").read_text(encoding="utf-8"))
-    model = RulesetCase.model_json_schema(ref_template="#/$defs/{model}")
-    defs = model.pop("$defs")
-    assert schema["$defs"]["RulesetCase"] == model
-    assert {k: schema["$defs"][k] for k in defs} == defs
     assert schema["properties"]["cases"]["items"] == {"$ref": "#/$defs/RulesetCase"}
+    assert set(schema["$defs"]["RulesetCase"]["properties"]) == set(RulesetCase.model_fields)
+    assert set(schema["$defs"]["CaseExpect"]["properties"]) == set(CaseExpect.model_fields)
