@@ -266,10 +266,12 @@ class BatchRequest(BaseModel):
     )
 
 
-class BatchItemResult(BaseModel):
+class BatchItemOutcome(BaseModel):
+    """What became of one item of a batch (of units here, of projects in app.projects.schemas):
+    the fields both share; each subclass adds its subject's id."""
+
     index: int
     status: int = Field(description="201 when stored, else the problem's status")
-    unit_id: uuid.UUID | None = None
     assessment_id: uuid.UUID | None = None
     location: str | None = None
     total: str | None = None
@@ -277,6 +279,10 @@ class BatchItemResult(BaseModel):
     grade_code: GradeCode | None = None
     assessment_status: AssessmentStatus | None = None
     problem: ProblemDetail | None = Field(default=None, description="Why the item was refused (nothing of it is stored)")
+
+
+class BatchItemResult(BatchItemOutcome):
+    unit_id: uuid.UUID | None = None
 
 
 class BatchResult(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -522,13 +521,8 @@ def batch(session: Session, items: Sequence[dict[str, Any] | ProblemError], firs
     ``first``: the index of the first item in the whole it is part of (a job's chunk, app.jobs):
     results and problem pointers (``/items/N``) count from it. An item given as a problem (a job's
     line that is not JSON) is answered with that problem."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with workers.paused_gc():
         return _batch(session, items, first)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _batch(session: Session, items: Sequence[dict[str, Any] | ProblemError], first: int) -> dict[str, Any]:

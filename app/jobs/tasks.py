@@ -8,6 +8,7 @@ import uuid
 from procrastinate import JobContext, RetryStrategy
 from sqlalchemy.orm import Session
 
+from app.assessments.workers import paused_gc
 from app.jobs import queue, service
 from app.settings import get_settings
 
@@ -22,7 +23,8 @@ def chunk(context: JobContext, job: str, tenant: str, chunk: int) -> str:
     try:
         if not service.start_chunk(job_id, tenant_id, chunk):
             return "job over"
-        return service.run_chunk(job_id, tenant_id, chunk)
+        with paused_gc():  # ends once run_chunk's items, rows and results are freed
+            return service.run_chunk(job_id, tenant_id, chunk)
     except Exception as exc:
         attempts = context.job.attempts if context.job is not None else 0
         if attempts >= get_settings().jobs_max_attempts:  # procrastinate retries no more: the job fails

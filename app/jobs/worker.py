@@ -72,8 +72,16 @@ def run() -> None:
     """``jixiao worker``: a worker process (blocks until SIGINT or SIGTERM; a task running then is
     finished first)."""
     from app.api import request_id
+    from app.assessments import workers
 
     request_id.configure_logging(get_settings().log_level)
+    workers.score_in_process()  # one worker process per core, not a pool under each (see there)
+    import app.assessments.service  # noqa: F401 - what the tasks run (imported lazily there), before the freeze
+    import app.jobs.tasks  # noqa: F401
+    from app.engine import builtin_registry
+
+    builtin_registry()
+    workers.freeze_heap()
     asyncio.run(run_async())
 
 

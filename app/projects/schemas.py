@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.enums import AssessmentKind, AssessmentStatus, GradeCode, request_body
+from app.api.enums import AssessmentKind, GradeCode, request_body
 from app.api.limits import REASON_MAX
-from app.api.problems import ProblemDetail
+from app.assessments.schemas import BatchItemOutcome
 from app.engine.project_format import ProjectSubmission as ProjectSheet
 from app.units.schemas import CODE_PATTERN
 
@@ -170,17 +170,8 @@ class ProjectBatchRequest(BaseModel):
                     "with its own problem and pointers)")
 
 
-class ProjectBatchItemResult(BaseModel):
-    index: int
-    status: int = Field(description="201 when stored, else the problem's status")
+class ProjectBatchItemResult(BatchItemOutcome):
     project_id: uuid.UUID | None = None
-    assessment_id: uuid.UUID | None = None
-    location: str | None = None
-    total: str | None = None
-    grade: str | None = None
-    grade_code: GradeCode | None = None
-    assessment_status: AssessmentStatus | None = None
-    problem: ProblemDetail | None = Field(default=None, description="Why the item was refused (nothing of it is stored)")
 
 
 class ProjectBatchResult(BaseModel):

@@ -52,6 +52,19 @@ def dec(value: Any) -> Decimal | None:
     return d if d.is_finite() else None
 
 
+def row_flag(status: str, score: Decimal | None, available: Decimal | None) -> str | None:
+    """How a scored row is marked in every export: ``pending`` (a judgment or a fact is missing),
+    ``na`` (not applicable), ``lost`` (points lost) or None. One definition for the 评分表 and the
+    自评表 (app.reports.selfeval)."""
+    if status in ("judgment_pending", "missing_facts"):
+        return "pending"
+    if status == "not_applicable":
+        return "na"
+    if score is not None and available is not None and score < available:
+        return "lost"
+    return None
+
+
 def fmt(value: Decimal | None, *, signed: bool = False) -> str:
     """Plain decimal text without trailing zeros ("1.5", "20"); "—" for None."""
     if value is None:
@@ -365,14 +378,7 @@ def build_sheet(result: Mapping[str, Any], ruleset: Any, header: ReportHeader,
         if detail:
             row[idx["detail_points"]] = Cell(available, role="number", code=code)
         score = dec(leaf.get("score"))
-        status = str(leaf.get("status"))
-        flag = None
-        if status in ("judgment_pending", "missing_facts"):
-            flag = "pending"
-        elif status == "not_applicable":
-            flag = "na"
-        elif score is not None and available is not None and score < available:
-            flag = "lost"
+        flag = row_flag(str(leaf.get("status")), score, available)
         row[idx["score"]] = Cell(score, role="score", flag=flag, code=code)
         row[idx["reasons"]] = Cell(reasons_text(leaf, fact_labels), role="reason", flag=flag, code=code)
         body.append(row)

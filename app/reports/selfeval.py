@@ -37,6 +37,7 @@ from app.reports.layout import (
     fmt,
     grade_bands,
     reasons_text,
+    row_flag,
     walk,
     warning_lines,
 )
@@ -190,13 +191,7 @@ def build_selfeval_sheet(result: Mapping[str, Any], ruleset: Any, header: Report
         status = str(node.get("status"))
         available = dec(node.get("points_available"))
         score = dec(node.get("score"))
-        flag = None
-        if status in ("judgment_pending", "missing_facts"):
-            flag = "pending"
-        elif status == "not_applicable":
-            flag = "na"
-        elif score is not None and available is not None and score < available:
-            flag = "lost"
+        flag = row_flag(status, score, available)
         cells = [Cell() for _ in COLUMNS]
         cells[_IDX["level1"]] = Cell(_points_label(l1), role="name", code=str(l1["code"]))
         cells[_IDX["level2"]] = Cell(_points_label(l2), role="name", code=str(l2["code"]))
