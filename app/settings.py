@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     jobs_concurrent_uploads: int = Field(default=2, ge=1)
     #: Chunks one worker process runs at once (procrastinate's concurrency).
     jobs_worker_concurrency: int = Field(default=1, ge=1)
+    #: A port on which ``jixiao worker`` serves its own ``/metrics`` (prometheus_client's server), so
+    #: that every worker process is a scrape target: the job items, job durations and webhook
+    #: attempts it did are counted in that process, not in the API's. None: not served.
+    jobs_worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: The address it listens on (loopback by default; 0.0.0.0 for a scraper on another machine).
+    jobs_worker_metrics_host: str = "127.0.0.1"
     #: Seconds between a worker's heartbeats, and without one after which its running chunks are
     #: taken for stalled (the worker died) and queued again (procrastinate's heartbeat).
     jobs_heartbeat_seconds: float = Field(default=10.0, gt=0)

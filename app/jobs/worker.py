@@ -70,7 +70,7 @@ async def run_async(*, in_process: bool = False, wait: bool = True) -> None:
 
 def run() -> None:
     """``jixiao worker``: a worker process (blocks until SIGINT or SIGTERM; a task running then is
-    finished first)."""
+    finished first), serving its own metrics when ``JIXIAO_JOBS_WORKER_METRICS_PORT`` is set."""
     from app.api import request_id
     from app.assessments import workers
 
@@ -82,6 +82,14 @@ def run() -> None:
 
     builtin_registry()
     workers.freeze_heap()
+    settings = get_settings()
+    if settings.jobs_worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from app.metrics import REGISTRY
+
+        start_http_server(settings.jobs_worker_metrics_port, addr=settings.jobs_worker_metrics_host, registry=REGISTRY)
+        log.info("metrics on http://%s:%s/metrics", settings.jobs_worker_metrics_host, settings.jobs_worker_metrics_port)
     asyncio.run(run_async())
 
 
