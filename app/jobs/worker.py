@@ -84,9 +84,9 @@ def run() -> None:
     workers.freeze_heap()
     settings = get_settings()
     if settings.jobs_worker_metrics_port is not None:
-        from prometheus_client import start_http_server
+        from prometheus_client import REGISTRY, start_http_server
 
-        from app.metrics import REGISTRY
+        import app.metrics  # noqa: F401 - registers the service's collectors on REGISTRY
 
         start_http_server(settings.jobs_worker_metrics_port, addr=settings.jobs_worker_metrics_host, registry=REGISTRY)
         log.info("metrics on http://%s:%s/metrics", settings.jobs_worker_metrics_host, settings.jobs_worker_metrics_port)
