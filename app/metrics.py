@@ -190,7 +190,7 @@ class MetricsMiddleware:
             nonlocal recorded
             recorded = True
             route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
+            template = getattr(route, "path_format", None) or UNMATCHED
             method = scope["method"]
             REQUESTS.labels(method, template, str(status)).inc()
             LATENCY.labels(method, template).observe(time.perf_counter() - start)

@@ -67,7 +67,7 @@ class ConditionalGetMiddleware:
         if etag is None:
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             headers["ETag"] = etag
-        route = getattr(scope.get("route"), "path", "")
+        route = getattr(scope.get("route"), "path_format", "")
         if "cache-control" not in headers:
             headers["Cache-Control"] = IMMUTABLE if route in _IMMUTABLE_ROUTES else REVALIDATE
         headers.append("Vary", "Authorization")

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 
 from app.api.problems import BadRequest
@@ -176,8 +177,33 @@ class _OrjsonRequest(Request):
 _WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
+class _Segment(Convertor[str]):
+    """A path parameter is one segment without ":": ``/v1/jobs/{job_id}:cancel`` and
+    ``/v1/rulesets/{name}/{version}:score`` are paths of their own (custom methods, AIP-136), so
+    ``{version}`` must not match ``2023:score`` (GET …/2023:score would reach the version's GET and
+    OPTIONS would list its methods)."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment", _Segment())
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
 class Route(APIRoute):
-    """The route class of every router: JSON request bodies parsed by :func:`load_json`."""
+    """The route class of every router: JSON request bodies parsed by :func:`load_json`; path
+    parameters without a convertor of their own match one segment without ":" (:class:`_Segment`).
+    A route's template as the OpenAPI document shows it, and as metrics labels, audit entries and
+    cache rules name it, is its ``path_format`` (``/v1/jobs/{job_id}``), not its ``path``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(_PARAM.sub(r"{\1:segment}", path), endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

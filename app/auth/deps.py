@@ -170,7 +170,7 @@ def audit_params(session: Session, request: Request) -> dict[str, Any]:
     if created is not None:
         ids["created"] = str(created)
     path: str = scope["path"]
-    template = getattr(route, "path", None) or path
+    template = getattr(route, "path_format", None) or path
     kind, ident, unit = describe(template, path_params, scope.get("state", {}))  # request.state's own dict
     return {"audit_tenant": principal.tenant_id, "audit_key": principal.key_id, "audit_method": scope["method"],
             "audit_route": template[:200], "audit_path": path[:500],

@@ -157,7 +157,7 @@ class AuditMiddleware:
         if replayed or (scope["method"] in MUTATING and status >= 400) or status in (401, 403):
             principal: Principal | None = state.get("principal")
             route = scope.get("route")
-            template = getattr(route, "path", None) or scope["path"]
+            template = getattr(route, "path_format", None) or scope["path"]
             ids: dict[str, Any] = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
             if location:
                 ids["location"] = location

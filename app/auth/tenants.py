@@ -118,7 +118,7 @@ def _audit(session: Session, request: Request, operator: operators.Operator, ten
         ids["created"] = str(created)
     scoping.set_tenant(session, tenant_id)  # row-level security (migration 0009): the entry's tenant
     session.execute(insert(AuditEntry).inline().values(
-        tenant_id=tenant_id, key_id=None, method=request.method, route=getattr(route, "path", request.url.path)[:200],
+        tenant_id=tenant_id, key_id=None, method=request.method, route=getattr(route, "path_format", request.url.path)[:200],
         path=request.url.path[:500], resource_ids=ids, status=status_code, refused=False,
         request_id=request_id.current(), resource_type="tenant", resource_id=str(tenant_id)))
 

@@ -341,6 +341,7 @@ class AuditEntry(Base):
 
     __table_args__ = (
         Index("ix_audit_log_tenant_at", "tenant_id", "at", "id"),
+        Index("ix_audit_log_tenant_id", "tenant_id", "id"),
         Index("ix_audit_log_tenant_unit", "tenant_id", "unit_id", "id"),
         Index("ix_audit_log_tenant_resource", "tenant_id", "resource_type", "resource_id", "id"),
         Index("ix_audit_log_tenant_key", "tenant_id", "key_id", "id"),
