@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import create_model
+
 from app.engine.errors import Problem
 from app.engine.project import _FORMULAS, ProjectRuleset, _keys
 from app.engine.project_format import (
@@ -208,7 +210,10 @@ def _schema(rs: ProjectRuleset) -> dict[str, Any]:
                           "then": {"properties": {"rows": {"items": {"if": _level1_is(l1), "then": {
                               "required": ["points"], "properties": {"points": {"not": {"type": "null"},
                               "description": f"give 分值 on every row of 一级 {l1.name}, or on none"}}}}}}}})
-    base["properties"]["note"] = ProjectSubmissionIn.model_json_schema()["properties"]["note"]
+    # the PUT body's one field more (its own schema, null included: the OpenAPI request form leaves null out)
+    note = ProjectSubmissionIn.model_fields["note"]
+    assert note.annotation is not None
+    base["properties"]["note"] = create_model("Note", note=(note.annotation, note)).model_json_schema()["properties"]["note"]
     name, version = rs.name, rs.version
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
