@@ -243,17 +243,31 @@ def diff_ruleset(name: NamePath, version: VersionPath, against: AgainstQuery, se
     """What changed from `against` to this version: indicators added, removed, renamed (matched by
     code) or moved (matched by name), points, rules term by term (kind, formula, bands, cap, items,
     parts, rounding of the ruleset, grades …), 加减分项 and the ruleset's own terms; `text` is the
-    same as a readable Chinese report. Built-in and registered versions alike."""
+    same as a readable Chinese report. Built-in and registered versions alike. Two project rulesets:
+    the execution rate, the 一级 (points, `when_empty`) and 二级 as indicators, and the table's terms
+    (row_points, natures, bands, not_applicable, deviation_reason, rounding, grades) as the ruleset's;
+    a 部门整体 ruleset against a project ruleset is 422."""
     new = service.get(session, name, version)
     if isinstance(new, ProjectRuleset):
-        raise Unprocessable(f"{new.ref} is a project ruleset: the diff covers 部门整体 rulesets only; compare the two "
-                            "versions' GET /v1/rulesets/{name}/{version} (levels, bands, rounding, grades, natures)",
-                            errors=[{"parameter": "version", "message": "a project ruleset: diff covers 部门整体 rulesets only"}])
+        old: service.AnyRuleset | None = service.resolve_project(session, against)
+        if old is None:
+            if any(r.name == against.split("@", 1)[0] for r in service.all_rulesets(session)):
+                raise _kinds_differ(new, against)
+            refs = [r.ref for r in service.project_rulesets(session)]
+            message = f"unknown project ruleset '{against}'; available: {', '.join(refs)}"
+            raise NotFound(message, errors=[{"parameter": "against", "message": message}], extra={"available": refs})
+        return diff_rulesets(old, new)
     try:
         old = service.resolve(session, against)
     except NotFound as exc:
         if service.resolve_project(session, against) is not None:
-            raise Unprocessable(f"{against} is a project ruleset: the diff covers 部门整体 rulesets only",
-                                errors=[{"parameter": "against", "message": "a project ruleset"}]) from None
+            raise _kinds_differ(new, against) from None
         raise NotFound(str(exc), errors=[{"parameter": "against", "message": str(exc)}], extra=exc.extra) from None
     return diff_rulesets(old, new)
+
+
+def _kinds_differ(new: service.AnyRuleset, against: str) -> Unprocessable:
+    kinds = {"unit": "a 部门整体 ruleset", "project": "a project ruleset"}
+    other = "project" if service.kind_of(new) == "unit" else "unit"
+    return Unprocessable(f"{new.ref} is {kinds[service.kind_of(new)]} and {against} {kinds[other]}: a diff compares "
+                         "two rulesets of one kind", errors=[{"parameter": "against", "message": f"{kinds[other]}"}])

@@ -561,7 +561,8 @@ class RulesetSide(BaseModel):
 
 class RulesetFieldChange(_Pair):
     """A term of the ruleset itself: title, region, fiscal_years, source, total_points, rounding,
-    bounds or grades (as text)."""
+    bounds or grades (as text); of a project ruleset also row_points, natures, bands, not_applicable
+    and deviation_reason."""
 
     field: str = Field(examples=["region"])
 
@@ -570,7 +571,8 @@ class RuleTermChange(_Pair):
     """One term of an indicator's rule, by its path: kind, formula, cap, bands, zero_if,
     nothing_to_count, threshold, step, per, steps, counts, finding, items/{key}/text|points|fact|met_if,
     parts/{key}/name|points|<term>, targets, quarter_points, average_points, mean, at_or_above, below,
-    display, label, not_applicable, transfer_to; for a 加减分项: kind, per, maximum."""
+    display, label, not_applicable, transfer_to; for a 加减分项: kind, per, maximum; for a project
+    ruleset's 一级: when_empty."""
 
     path: str = Field(examples=["parts/adjustment/formula"])
 

@@ -349,12 +349,40 @@ def test_register_a_project_ruleset_and_assess_a_project_with_it(client):
     assert csv_report.status_code == 200
     assert csv_report.content.decode("utf-8-sig").splitlines()[-1].split(",")[10] == "95"
     assert client.get(f"/v1/assessments/{a.json()['id']}/report.html").status_code == 200
-    # diff covers 部门整体 rulesets only: a clear 422, not a 500
+    # the diff of two project rulesets: their terms; a 部门整体 ruleset against a project one is 422
     d = client.get(f"/v1/rulesets/{name}/2024/diff", params={"against": "national-project@2020"})
-    assert d.status_code == 422
-    assert "部门整体" in d.json()["detail"]
-    d = client.get("/v1/rulesets/shenzhen-yantian/2023/diff", params={"against": "national-project@2020"})
-    assert d.status_code == 422
+    assert d.status_code == 200, d.text
+    assert {c["field"]: (c["from"], c["to"]) for c in d.json()["ruleset"]} == {
+        "rounding": ("2位小数，四舍五入", "0位小数，四舍五入")}
+    assert d.json()["indicators"] == []
+    for path, against in ((f"/v1/rulesets/{name}/2024/diff", "shenzhen-yantian@2023"),
+                          ("/v1/rulesets/shenzhen-yantian/2023/diff", "national-project@2020")):
+        d = client.get(path, params={"against": against})
+        assert d.status_code == 422
+        assert "one kind" in d.json()["detail"]
+
+
+def test_the_diff_of_the_two_built_in_project_rulesets(client):
+    d = client.get("/v1/rulesets/local-project/2023/diff", params={"against": "national-project@2020"})
+    assert d.status_code == 200, d.text
+    body = d.json()
+    fields = {c["field"]: (c["from"], c["to"]) for c in body["ruleset"]}
+    assert fields["rounding"] == ("2位小数，四舍五入", "0位小数，四舍五入")
+    assert fields["deviation_reason"] == ("required", "warn")
+    assert "natures" not in fields
+    assert "bands" not in fields
+    changed = {e["code"]: e for e in body["indicators"]}
+    # 产出 50 → 40; 满意度 10 → 20 and no longer moved to 产出 and 效益; the execution rate's 评分标准 adds 取整
+    assert set(changed) == {"0", "1", "3"}
+    assert [t["field"] for t in changed["0"]["texts"]] == ["criteria"]
+    assert changed["0"]["points"] is None
+    assert changed["1"]["points"] == {"from": "50", "to": "40"}
+    assert changed["3"]["points"] == {"from": "10", "to": "20"}
+    assert changed["3"]["rule"] == [{"path": "when_empty", "from": "分值按权重调增至1、2", "to": "不予受理（须至少一行）"}]
+    assert body["summary"]["points_changed"] == 2
+    assert "产出指标" in body["text"]
+    assert "分值：50 → 40" in body["text"]
+    assert client.get("/v1/rulesets/local-project/2023/diff", params={"against": "no-such"}).status_code == 404
 
 
 def test_register_a_project_ruleset_sent_as_a_json_document(client):
