@@ -186,6 +186,8 @@ def create_app() -> FastAPI:
             prefix = "ProjectFile" if model is ProjectRulesetFile else ""
             doc = model.model_json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
             for name, sub in doc.pop("$defs", {}).items():
+                if prefix:  # generators name a model by its title
+                    sub["title"] = prefix + name
                 components.setdefault(prefix + name, sub)
             components[model.__name__] = doc
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.

@@ -3,7 +3,8 @@
 ``PUT /v1/units/{id}/projects/{pid}/submissions/{year}?ruleset=``.
 
 One definition: the JSON Schema of a 自评表 is the submission model's own
-(:class:`app.engine.project_format.ProjectSubmission`, whose JSON Schema states its validators),
+(:class:`app.engine.project_format.ProjectSubmission`, whose JSON Schema states its validators, the
+cross-field ones of a row in ``ROW_CHECKS``),
 narrowed by the ruleset's terms (the 一级 / 二级 a row may name, whether rows carry 分值, whether a
 row may be marked not applicable, which 一级 must have rows, 偏差原因 for a qualitative row outside
 the top band). The requirements describe the same terms in words and lists, read from the loaded
@@ -23,12 +24,13 @@ from typing import Any
 from pydantic import create_model
 
 from app.engine.errors import Problem
-from app.engine.project import _FORMULAS, ProjectRuleset, _keys
+from app.engine.project import ROW_FORMULAS, ProjectRuleset, lookup_keys
 from app.engine.project_format import (
-    _NATURE_ALIASES,
-    _UNIT_ALIASES,
+    NATURE_ALIASES,
     NATURE_LABELS,
     NATURE_PATTERNS,
+    ROW_CHECKS,
+    UNIT_ALIASES,
     UNIT_GROUPS,
     Level1Spec,
     ProjectRow,
@@ -72,9 +74,9 @@ def _natures(rs: ProjectRuleset) -> list[dict[str, Any]]:
     for nature, label in NATURE_LABELS.items():
         rule = None if nature == "qualitative" else getattr(rs.spec.natures, nature)
         out.append({"nature": nature, "label": label,
-                    "aliases": [a for a, c in _NATURE_ALIASES.items() if c == nature],
+                    "aliases": [a for a, c in NATURE_ALIASES.items() if c == nature],
                     "rule": rule if rule is not None else "qualitative_band",
-                    "formula": _FORMULAS[rule] if rule is not None else rs.bands_text})
+                    "formula": ROW_FORMULAS[rule] if rule is not None else rs.bands_text})
     return out
 
 
@@ -122,8 +124,8 @@ def _describe(rs: ProjectRuleset) -> dict[str, Any]:
         "kind": "project", "ref": rs.ref, "name": rs.name, "version": rs.version, "title": rs.title,
         "content_hash": rs.content_hash, "fiscal_years": rs.fiscal_years,
         "levels": [{"code": l1.code, "name": l1.name, "points": fmt(l1.points),
-                    "accepted": list(dict.fromkeys(_keys(l1.code, l1.name))), "when_empty": _when_empty(l1),
-                    "children": [{"code": l2.code, "name": l2.name, "accepted": list(dict.fromkeys(_keys(l2.code, l2.name)))}
+                    "accepted": list(dict.fromkeys(lookup_keys(l1.code, l1.name))), "when_empty": _when_empty(l1),
+                    "children": [{"code": l2.code, "name": l2.name, "accepted": list(dict.fromkeys(lookup_keys(l2.code, l2.name)))}
                                  for l2 in l1.children]}
                    for l1 in rs.levels],
         "execution": {**_execution(rs), "reads": ["/funds/full_year_budget", "/funds/executed"]},
@@ -137,7 +139,7 @@ def _describe(rs: ProjectRuleset) -> dict[str, Any]:
                                       else "未完成年度指标值的行未填写偏差原因或改进措施时给出提示（warning）")},
         "natures": _natures(rs), "bands": _bands(rs),
         "units": [{"dimension": dim, "name": _DIMENSIONS.get(dim, dim),
-                   "units": units + [a for a, u in _UNIT_ALIASES.items() if u in units]}
+                   "units": units + [a for a, u in UNIT_ALIASES.items() if u in units]}
                   for dim, units in UNIT_GROUPS.items()],
         "other_units": "其他度量单位（人次、个、项 …）只与自身可比；未填写 actual_unit 时取年度指标值的单位",
         "rows": _row_fields(),
@@ -153,7 +155,7 @@ def _describe(rs: ProjectRuleset) -> dict[str, Any]:
 
 def _level1_is(l1: Level1Spec) -> dict[str, Any]:
     return {"required": ["level1"], "properties": {"level1": {"type": "string",
-                                                              "pattern": _alternatives(_keys(l1.code, l1.name))}}}
+                                                              "pattern": _alternatives(lookup_keys(l1.code, l1.name))}}}
 
 
 def _schema(rs: ProjectRuleset) -> dict[str, Any]:
@@ -163,14 +165,14 @@ def _schema(rs: ProjectRuleset) -> dict[str, Any]:
     defs = base.pop("$defs")
     row = defs["ProjectRow"]
     props = row["properties"]
-    all_of: list[dict[str, Any]] = list(row.get("allOf", []))
+    all_of: list[dict[str, Any]] = [*row.get("allOf", []), *ROW_CHECKS]  # the row's validators, then the ruleset's
     levels = rs.levels
     # the 一级 and, under each, its 二级 (by code, name, or name without 指标: as the scorer finds them)
-    props["level1"] = {**props["level1"], "pattern": _alternatives([k for l1 in levels for k in _keys(l1.code, l1.name)]),
+    props["level1"] = {**props["level1"], "pattern": _alternatives([k for l1 in levels for k in lookup_keys(l1.code, l1.name)]),
                        "description": f"{props['level1'].get('description', '')} {rs.ref}: "
                                       + "、".join(f"{l1.code} {l1.name}" for l1 in levels)}
     for l1 in levels:
-        names = [k for l2 in l1.children for k in _keys(l2.code, l2.name)]
+        names = [k for l2 in l1.children for k in lookup_keys(l2.code, l2.name)]
         all_of.append({"if": _level1_is(l1), "then": {"properties": {"level2": {
             "pattern": _alternatives(names),
             "description": f"二级指标 of {l1.name}: " + "、".join(f"{l2.code} {l2.name}" for l2 in l1.children)}}}})

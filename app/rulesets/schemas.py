@@ -506,9 +506,10 @@ class ProjectScoreRequest(ProjectSubmission):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_project_score_extra)
 
-    overrides: dict[str, Any] = Field(default_factory=dict, description="An evaluator's own scores by row code "
-                                      "(二级 code . n, or the execution rate's code): {score, reason}",
-                                      examples=[{"1.1.1": {"score": "45", "reason": "年初指标值设定偏低，按偏离度调减"}}])
+    # the type of an assessment's overrides (AssessmentCreate), which score a project's rows the same way
+    overrides: Overrides = Field(default_factory=dict, description="An evaluator's own scores by row code "
+                                 "(二级 code . n, or the execution rate's code): {score, reason}",
+                                 examples=[{"1.1.1": {"score": "45", "reason": "年初指标值设定偏低，按偏离度调减"}}])
     strict: bool = Field(default=False, description="Refuse (422) an incomplete result, as an assessment with strict=true")
 
 
