@@ -31,6 +31,7 @@ from app.db.bounded import OneTimeoutPerRequest
 from app.engine import builtin_registry
 from app.engine.fileformat import RulesetFile
 from app.engine.fileformat import examples as format_examples
+from app.engine.project_format import ProjectRulesetFile
 from app.jobs import worker as jobs_worker
 from app.jobs.endpoints import router as jobs_router
 from app.jobs.schemas import JobCreate
@@ -39,6 +40,8 @@ from app.projects.endpoints import router as projects_router
 from app.projects.schemas import ProjectBatchItem, ProjectBatchRequest
 from app.reports.endpoints import router as reports_router
 from app.rulesets.endpoints import router as rulesets_router
+from app.rulesets.project_contract import examples as project_examples
+from app.rulesets.schemas import ProjectScoreRequest, ScoreRequest
 from app.settings import get_settings
 from app.submissions.endpoints import router as submissions_router
 from app.units.endpoints import router as units_router
@@ -172,10 +175,14 @@ def create_app() -> FastAPI:
         # Models the routes validate themselves (bodies read raw, items validated one by one; a
         # ruleset document by the loader, app.engine.fileformat, which gives every model an example).
         for model in (BatchItem, AssessmentCreate, BatchRequest, JobCreate, ProjectBatchItem, ProjectBatchRequest,
-                      RulesetFile):
-            doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                      RulesetFile, ProjectRulesetFile, ScoreRequest, ProjectScoreRequest):
+            # the project file's parts share names with the unit file's (BandSpec, GradeSpec): prefixed
+            prefix = "ProjectFile" if model is ProjectRulesetFile else ""
+            doc = model.model_json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
             for name, sub in doc.pop("$defs", {}).items():
-                components.setdefault(name, sub)
+                if prefix:  # generators name a model by its title
+                    sub["title"] = prefix + name
+                components.setdefault(prefix + name, sub)
             components[model.__name__] = doc
         # Items are validated one by one (a bad item fails alone), but each one is a BatchItem.
         components["BatchRequest"]["properties"]["items"]["items"] = {"$ref": "#/components/schemas/BatchItem"}
@@ -184,9 +191,10 @@ def create_app() -> FastAPI:
         # A ruleset document is read raw and validated by the loader; it is a RulesetFile.
         document = components["RulesetDocument"]["properties"]["document"]
         components["RulesetDocument"]["properties"]["document"] = {
-            "$ref": "#/components/schemas/RulesetFile", "description": document["description"]}
+            "oneOf": [{"$ref": "#/components/schemas/RulesetFile"}, {"$ref": "#/components/schemas/ProjectRulesetFile"}],
+            "description": document["description"]}
         # A whole-object example on every schema (app/api/examples.py) that has none of its own.
-        for name, example in {**SCHEMA_EXAMPLES, **format_examples()}.items():
+        for name, example in {**SCHEMA_EXAMPLES, **format_examples(), **project_examples()}.items():
             if name in components and "examples" not in components[name]:
                 components[name]["examples"] = [example]
         schema["components"]["schemas"] = dict(sorted(components.items()))

@@ -239,7 +239,7 @@ def create(session: Session, body: AssessmentCreate,
     try:
         rs = rulesets.resolve(session, body.ruleset, body.fiscal_year)
     except NotFound:
-        if rulesets.registry().resolve_project(body.ruleset) is not None:
+        if rulesets.resolve_project(session, body.ruleset) is not None:
             raise Unprocessable(f"{body.ruleset} scores a project's 自评表: give the project's project_id",
                                 errors=[{"pointer": "/project_id", "message": "required by a project ruleset"}]) from None
         raise

@@ -61,7 +61,7 @@ _ROUNDING = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "half_even": ROUND_HA
 _ROUNDING_LABELS = {"down": "截尾", "half_up": "四舍五入", "half_even": "四舍六入五成双", "up": "进位"}
 
 #: the rule each row kind is scored by, as the breakdown's ``formula`` prints it
-_FORMULAS = {
+ROW_FORMULAS = {
     "proportional": "实际完成值≥年度指标值得满分；未完成的，得分=实际完成值/年度指标值×分值",
     "inverse_proportional": "实际完成值≤年度指标值得满分；未完成的，得分=年度指标值/实际完成值×分值",
     "deviation": "实际完成值=年度指标值得满分；有偏差的，得分=(1−|实际完成值−年度指标值|/|年度指标值|)×分值，最低0分",
@@ -107,10 +107,10 @@ class ProjectRuleset:
         self._level1: dict[str, Level1Spec] = {}
         self._level2: dict[tuple[str, str], Level2Spec] = {}
         for l1 in self.levels:
-            for key in _keys(l1.code, l1.name):
+            for key in lookup_keys(l1.code, l1.name):
                 self._level1.setdefault(key, l1)
             for l2 in l1.children:
-                for key in _keys(l2.code, l2.name):
+                for key in lookup_keys(l2.code, l2.name):
                     self._level2.setdefault((l1.code, key), l2)
 
     @property
@@ -152,7 +152,7 @@ def _key(text: str) -> str:
     return text.strip()
 
 
-def _keys(code: str, name: str) -> list[str]:
+def lookup_keys(code: str, name: str) -> list[str]:
     """A 一级 / 二级 is found by its code, its name, or its name without 指标 (产出 for 产出指标)."""
     keys = [code, name.strip()]
     if name.endswith("指标") and len(name) > 2:
@@ -712,7 +712,7 @@ def _score_row(rs: ProjectRuleset, i: int, code: str, row: ProjectRow, pts: Deci
         return r
     if row.quantitative:
         rule = getattr(rs.spec.natures, row.nature)
-        r.rule, r.formula = rule, _FORMULAS[rule]
+        r.rule, r.formula = rule, ROW_FORMULAS[rule]
         assert row.target is not None
         t = row.target
         r.inputs["target"] = _with_unit(t, row.unit)

@@ -22,7 +22,17 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+import orjson
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 # --------------------------------------------------------------------------- values
 
@@ -62,7 +72,45 @@ def _decimal(value: Any) -> Decimal:
     return d + 0  # -0 is 0
 
 
-Dec = Annotated[Decimal, BeforeValidator(_decimal)]
+def _number_schema(signs: str) -> dict[str, Any]:
+    """What :func:`_decimal` takes, as JSON Schema: a JSON number below 10^12 in magnitude, or its text
+    (spaces around it, a comma only as a thousands separator, at most VALUE_PLACES decimal places)."""
+    text = (f"^\\s*[{signs}]?(?:[0-9]{{1,3}}(?:,[0-9]{{3}}){{1,3}}|0*[0-9]{{1,12}})(?:\\.[0-9]{{1,{VALUE_PLACES}}})?\\s*$")
+    low: dict[str, Any] = {"minimum": 0} if "-" not in signs else {"exclusiveMinimum": -10**12}
+    return {"anyOf": [{"type": "number", **low, "exclusiveMaximum": 10**12}, {"type": "string", "pattern": text}]}
+
+
+#: the JSON Schema of a Dec value, and of one that may not be negative (_non_negative)
+DEC_SCHEMA = _number_schema("+-")
+NON_NEGATIVE_SCHEMA = _number_schema("+")
+
+Dec = Annotated[Decimal, BeforeValidator(_decimal), WithJsonSchema(DEC_SCHEMA)]
+
+
+def _json_schema(non_negative: tuple[str, ...] = (), stripped: bool = False,
+                 all_of: list[dict[str, Any]] | None = None) -> Any:
+    """A model's ``json_schema_extra``: its JSON Schema says what its validators check, so that a
+    client validating with it is refused what the model refuses (app.rulesets.project_contract
+    derives each project ruleset's submission schema from it, with ROW_CHECKS). ``non_negative``:
+    Dec fields that :func:`_non_negative` checks; ``stripped``: the model strips text
+    (str_strip_whitespace), so text of spaces only is empty; ``all_of``: cross-field checks."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        props = schema.get("properties", {})
+        for name in non_negative:
+            # an optional Dec's anyOf holds DEC_SCHEMA's own alternatives (pydantic flattens them) and null
+            swap = {orjson.dumps(a): b for a, b in zip(DEC_SCHEMA["anyOf"], NON_NEGATIVE_SCHEMA["anyOf"], strict=True)}
+            prop = props[name]
+            prop["anyOf"] = [swap.get(orjson.dumps(s), s) for s in prop.get("anyOf", [])]
+        if stripped:
+            for prop in props.values():
+                for s in [prop, *prop.get("anyOf", [])]:
+                    if s.get("type") == "string" and s.get("minLength"):
+                        s["pattern"] = "\\S"
+        if all_of:
+            schema["allOf"] = all_of
+
+    return extra
 
 
 def _non_negative(value: Decimal | None, what: str) -> Decimal | None:
@@ -78,7 +126,7 @@ Text2000 = Annotated[str, Field(min_length=1, max_length=2000)]
 
 #: 指标性质 codes and the sign the 自评表 prints for each
 NATURE_LABELS = {"gte": "≥", "lte": "≤", "eq": "=", "qualitative": "定性"}
-_NATURE_ALIASES = {
+NATURE_ALIASES = {
     "gte": "gte", "≥": "gte", ">=": "gte", "正向": "gte", ">": "gte",
     "lte": "lte", "≤": "lte", "<=": "lte", "反向": "lte", "<": "lte",
     "eq": "eq", "=": "eq", "==": "eq",
@@ -87,10 +135,22 @@ _NATURE_ALIASES = {
 Nature = Literal["gte", "lte", "eq", "qualitative"]
 
 
+def _alias_pattern(aliases: list[str]) -> str:
+    """A pattern of the texts :func:`_nature` reads as one of ``aliases`` (spaces around, full-width ASCII)."""
+    wide = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
+    forms = dict.fromkeys(aliases + ["".join(wide.get(c, c) for c in a) for a in aliases])
+    return "^\\s*(?:" + "|".join(re.escape(f) for f in forms) + ")\\s*$"
+
+
+#: 指标性质 as written (every alias), by code
+NATURE_PATTERNS = {code: _alias_pattern([a for a, c in NATURE_ALIASES.items() if c == code]) for code in NATURE_LABELS}
+QUANTITATIVE_PATTERN = _alias_pattern([a for a, c in NATURE_ALIASES.items() if c != "qualitative"])
+
+
 def _nature(value: Any) -> Any:
     if isinstance(value, str):
         key = unicodedata.normalize("NFKC", value).strip()
-        return _NATURE_ALIASES.get(key, _NATURE_ALIASES.get(value.strip(), value))
+        return NATURE_ALIASES.get(key, NATURE_ALIASES.get(value.strip(), value))
     return value
 
 
@@ -105,7 +165,7 @@ _UNIT_SCALES: dict[str, tuple[str, Decimal]] = {
     "%": ("percent", Decimal(1)),
     "天": ("days", Decimal(1)), "日": ("days", Decimal(1)),
 }
-_UNIT_ALIASES = {"百分比": "%", "百分率": "%", "％": "%", "个百分点": "%"}
+UNIT_ALIASES = {"百分比": "%", "百分率": "%", "％": "%", "个百分点": "%"}
 
 
 @lru_cache(maxsize=1024)
@@ -116,7 +176,7 @@ def normalise_unit(unit: str | None) -> str | None:
     u = unicodedata.normalize("NFKC", unit).strip()
     if not u:
         return None
-    return _UNIT_ALIASES.get(u, u)
+    return UNIT_ALIASES.get(u, u)
 
 
 def unit_factor(target_unit: str | None, actual_unit: str | None) -> Decimal | None:
@@ -133,19 +193,76 @@ def unit_factor(target_unit: str | None, actual_unit: str | None) -> Decimal | N
     return as_[1] / ts[1]
 
 
+def _unit_pattern(units: list[str]) -> str:
+    forms = dict.fromkeys(units + [a for a, u in UNIT_ALIASES.items() if u in units])
+    return "^\\s*(?:" + "|".join(re.escape(f) for f in forms) + ")\\s*$"
+
+
+#: the units that convert into one another (unit_factor), as patterns of how they are written
+UNIT_GROUPS: dict[str, list[str]] = {}
+for _unit, (_dim, _) in _UNIT_SCALES.items():
+    UNIT_GROUPS.setdefault(_dim, []).append(_unit)
+_UNIT_PATTERNS = {dim: _unit_pattern(units) for dim, units in UNIT_GROUPS.items()}
+_NO_UNIT: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^\\s*$"}]}
+
+
+def _present(name: str, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON Schema: ``name`` is given, not null (and fits ``value``)."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}, **(value or {})}}}
+
+
+def _row_checks() -> list[dict[str, Any]]:
+    """ProjectRow's validators as JSON Schema conditionals (each failing at the field its validator names)."""
+    quantitative = {"type": "string", "pattern": QUANTITATIVE_PATTERN}
+    qualitative = {"type": "string", "pattern": NATURE_PATTERNS["qualitative"]}
+    applies = {"not": {"const": True}}
+    checks: list[dict[str, Any]] = [
+        {"if": _present("not_applicable", {"const": True}), "then": _present("not_applicable_reason")},
+        {"if": {"required": ["nature"], "properties": {"nature": quantitative, "not_applicable": applies}},
+         "then": _present("target")},
+        {"if": {"required": ["nature"], "properties": {"nature": qualitative}},
+         "then": {"properties": {"target": {"type": "null"}}}},
+        {"if": {"not": {"required": ["nature"], "properties": {"nature": qualitative}}},
+         "then": {"properties": {"band": {"type": "null"}, "band_score": {"type": "null"}, "band_reason": {"type": "null"}}}},
+        {"if": _present("band_score"), "then": _present("band")},
+    ]
+    # units: an actual's unit compares with the target's (unit_factor); a unit of no group compares only
+    # with itself, which JSON Schema cannot say: the service refuses it, the schema lets it through
+    grouped = [{"type": "string", "pattern": p} for p in _UNIT_PATTERNS.values()]
+    for pattern in _UNIT_PATTERNS.values():
+        checks.append({"if": _present("unit", {"type": "string", "pattern": pattern}),
+                       "then": {"properties": {"actual_unit": {"anyOf": [{"type": "null"},
+                                                                         {"type": "string", "pattern": pattern}]}}}})
+    checks.append({"if": {"anyOf": [{"not": {"required": ["unit"]}}, {"properties": {"unit": _NO_UNIT}}]},
+                   "then": {"properties": {"actual_unit": _NO_UNIT}}})
+    checks.append({"if": _present("unit", {"not": {"anyOf": [*grouped, _NO_UNIT]}}),
+                   "then": {"properties": {"actual_unit": {"not": {"anyOf": grouped}}}}})
+    return checks
+
+
+#: ProjectRow's validators as JSON Schema (its schema's ``allOf`` in a submission schema)
+ROW_CHECKS = _row_checks()
+
+NATURE_SCHEMA: dict[str, Any] = {"type": "string", "pattern": _alias_pattern(list(NATURE_ALIASES)),
+                                 "examples": ["gte"]}
+
 # --------------------------------------------------------------------------- the submission
 
 
 class ProjectRow(BaseModel):
     """One 三级指标 row of the 自评表, as the unit wrote it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # (the cross-field checks, ROW_CHECKS, join the row's schema in each project ruleset's submission
+    # schema, app.rulesets.project_contract, not the OpenAPI document: ten conditionals together are
+    # more than request generators such as schemathesis can model)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_json_schema(
+        ("points", "band_score", "claimed"), stripped=True))
 
     level1: Text200 = Field(description="一级指标, by name (产出指标, or 产出) or by the ruleset's code (1).",
                             examples=["产出指标"])
     level2: Text200 = Field(description="二级指标, by name (数量指标, or 数量) or code (1.1).", examples=["数量指标"])
     name: Text200 = Field(description="三级指标 as the unit wrote it.", examples=["培训人次"])
-    nature: Annotated[Nature, BeforeValidator(_nature)] = Field(
+    nature: Annotated[Nature, BeforeValidator(_nature), WithJsonSchema(NATURE_SCHEMA)] = Field(
         description="指标性质: gte (≥, 正向), lte (≤, 反向), eq (=) or qualitative (定性); the signs are accepted too.")
     not_applicable: bool = Field(default=False, description="The row does not apply this year; it is left out and "
                                  "the remaining points are rescaled when the ruleset says so.")
@@ -232,7 +349,8 @@ class ProjectRow(BaseModel):
 class ProjectFunds(BaseModel):
     """项目资金（万元）: the funds block of the 自评表."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_json_schema(
+        ("initial_budget", "full_year_budget", "executed")))
 
     initial_budget: Dec | None = Field(default=None, description="年初预算数 (万元).", examples=["120"])
     full_year_budget: Dec | None = Field(default=None, description="全年预算数 (万元, after adjustments): the "
@@ -248,7 +366,7 @@ class ProjectFunds(BaseModel):
 class ProjectGoals(BaseModel):
     """年度总体目标."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_json_schema(stripped=True))
 
     expected: Text2000 | None = Field(default=None, description="预期目标.")
     actual: Text2000 | None = Field(default=None, description="实际完成情况.")
@@ -257,7 +375,7 @@ class ProjectGoals(BaseModel):
 class ProjectSubmission(BaseModel):
     """A project's self-evaluation table for one year, as the unit fills it in."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_json_schema(("claimed_execution", "claimed_total")))
 
     funds: ProjectFunds = Field(default_factory=ProjectFunds)
     goals: ProjectGoals = Field(default_factory=ProjectGoals)

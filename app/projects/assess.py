@@ -29,34 +29,46 @@ from app.projects import service as projects
 from app.rulesets import service as rulesets
 
 
-def project_rulesets() -> list[ProjectRuleset]:
-    return rulesets.registry().projects()
-
-
-def is_project_ruleset(ref: str) -> bool:
-    """Whether ``ref`` (NAME or NAME@VERSION) names a project ruleset."""
-    name = ref.split("@", 1)[0]
-    return any(r.name == name for r in project_rulesets())
-
-
-def resolve(ref: str, year: int) -> ProjectRuleset:
-    """A built-in project ruleset covering the year, or 404/422 naming ``/ruleset`` or ``/fiscal_year``."""
-    found = rulesets.registry().resolve_project(ref, year)
+def resolve(session: Session, ref: str, year: int) -> ProjectRuleset:
+    """A project ruleset (built-in, or registered by the caller's tenant) covering the year, or 404/422
+    naming ``/ruleset`` or ``/fiscal_year``."""
+    found = rulesets.resolve_project(session, ref, year)
     if found is not None and found.covers(year):
         return found
-    available = [r.ref for r in project_rulesets()]
+    every = rulesets.project_rulesets(session)
+    available = [r.ref for r in every]
     name = ref.split("@", 1)[0]
-    same = [r for r in project_rulesets() if r.name == name]
+    same = [r for r in every if r.name == name]
     if same:
         years = sorted({y for r in same for y in r.fiscal_years})
         raise Unprocessable(f"project ruleset '{ref}' does not cover fiscal year {year}; it covers {years}",
                             errors=[{"pointer": "/fiscal_year", "message": f"not covered by {ref}; covered years: {years}"}])
-    if any(r.name == name for r in rulesets.registry().all()):
+    if any(r.name == name for r in rulesets.all_rulesets(session)):
         raise Unprocessable(f"{ref} scores a unit (部门整体), not a project; project rulesets: {', '.join(available)}",
                             errors=[{"pointer": "/ruleset", "message": f"not a project ruleset; available: {', '.join(available)}"}])
     raise NotFound(f"unknown project ruleset '{ref}'; available: {', '.join(available)}",
                    errors=[{"pointer": "/ruleset", "message": f"unknown project ruleset; available: {', '.join(available)}"}],
                    extra={"available": available})
+
+
+def score(rs: ProjectRuleset, content: dict[str, Any], overrides: dict[str, Any] | None, strict: bool,
+          refused: str, overrides_refused: str | None = None) -> tuple[ProjectAssessment, bytes]:
+    """Score a 自评表 (stored form) under ``rs``: the scored table and its breakdown as stored; 422 with
+    the problems' pointers (``refused``, or ``overrides_refused`` when only the overrides do not fit),
+    or, ``strict``, when the result is incomplete. An assessment and the dry run (POST …:score) both."""
+    try:
+        scored = score_project(rs, content, overrides)
+    except InvalidInput as exc:
+        only_overrides = overrides_refused is not None and all(p.pointer.startswith("/overrides") for p in exc.problems)
+        raise Unprocessable(overrides_refused if only_overrides and overrides_refused else refused,
+                            errors=[{"pointer": p.pointer, "message": p.message} for p in exc.problems]) from None
+    if strict and scored.status != "complete":
+        errors = [{"pointer": p, "message": "missing 实际完成值 or funds"} for p in scored.missing_facts]
+        errors += [{"pointer": f"/rows/{_row_index(scored, code)}", "message": f"{code}: evaluator's judgment pending"}
+                   for code in scored.missing_answers]
+        raise Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete", errors=errors,
+                            extra={"missing_facts": scored.missing_facts, "missing_answers": scored.missing_answers})
+    return scored, orjson.dumps(scored.to_dict())
 
 
 def create(session: Session, body: AssessmentCreate, audit: Callable[[uuid.UUID], dict[str, Any]] | None = None, *,
@@ -75,28 +87,18 @@ def create(session: Session, body: AssessmentCreate, audit: Callable[[uuid.UUID]
     if body.answers is not None:
         raise Unprocessable("a project's rows are scored from its 自评表; an evaluator's own row scores go in overrides",
                             errors=[{"pointer": "/answers", "message": "not taken for a project: use overrides"}])
-    rs = resolve(body.ruleset, body.fiscal_year)
+    rs = resolve(session, body.ruleset, body.fiscal_year)
     sub = projects.current(session, project.id, body.fiscal_year)
     if sub is None:
         raise Unprocessable(f"project {project.code} has no submission for fiscal year {body.fiscal_year}; PUT one first",
                             errors=[{"pointer": "/fiscal_year", "message": "no submission for this project and year"}])
     if guard is not None:
         guard()
-    try:
-        scored = score_project(rs, sub.content, body.overrides)
-    except InvalidInput as exc:
-        own = body.overrides is not None
-        detail = (f"the assessment's overrides with the current submission (version {sub.version}) do not fit {rs.ref}"
-                  if own and all(p.pointer.startswith("/overrides") for p in exc.problems)
-                  else f"the project's current submission (version {sub.version}) does not fit {rs.ref}")
-        raise Unprocessable(detail, errors=[{"pointer": p.pointer, "message": p.message} for p in exc.problems]) from None
-    if body.strict and scored.status != "complete":
-        errors = [{"pointer": p, "message": "missing 实际完成值 or funds"} for p in scored.missing_facts]
-        errors += [{"pointer": f"/rows/{_row_index(scored, code)}", "message": f"{code}: evaluator's judgment pending"}
-                   for code in scored.missing_answers]
-        raise Unprocessable(f"strict scoring refused: the assessment under {rs.ref} is incomplete", errors=errors,
-                            extra={"missing_facts": scored.missing_facts, "missing_answers": scored.missing_answers})
-    breakdown = orjson.dumps(scored.to_dict())
+    scored, breakdown = score(
+        rs, sub.content, body.overrides, body.strict,
+        f"the project's current submission (version {sub.version}) does not fit {rs.ref}",
+        f"the assessment's overrides with the current submission (version {sub.version}) do not fit {rs.ref}"
+        if body.overrides is not None else None)
     assessment_id, created_at = uuid.uuid4(), datetime.now(UTC)
     own = body.overrides is not None
     overrides = body.overrides if own else {}

@@ -21,7 +21,7 @@ from app.api.deps import (
     parse_body,
 )
 from app.api.enums import AssessmentKind
-from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, responses
+from app.api.problems import BadRequest, FastJSONResponse, PayloadTooLarge, Unprocessable, responses
 from app.auth.deps import READ, SUBMIT, authorize, finish, require_in_route
 from app.db.models import ProjectSubmission
 from app.projects import batch, service, summary
@@ -128,12 +128,26 @@ def put_project_submission(
     session: SessionDep, response: Response, request: Request,
     if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the version being replaced (required to replace)")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", description="`*` to create only if none exists")] = None,
+    ruleset: Annotated[str | None, Query(
+        min_length=1, max_length=100, description="A project ruleset (NAME@VERSION, or NAME: its version covering the year): "
+        "the rows are checked against its submission schema (GET /v1/rulesets/{name}/{version}/submission.schema.json) "
+        "and refused (422, the schema's pointers) when they do not fit", examples=["national-project@2020"])] = None,
 ) -> ProjectSubmissionOut:
     """Store a new version of the project's 自评表 data for a year it runs: the funds block, 年度总体目标, the
     三级 rows (指标性质, 年度指标值 and 实际完成值 with their 度量单位, 偏差原因, 改进措施) and the scores the unit
     printed. Replacing requires `If-Match` (412 when stale, 428 when absent), as for a unit's submission.
-    Whether the rows fit a ruleset's 一级 / 二级 is checked when an assessment scores them."""
+    Whether the rows fit a ruleset's 一级 / 二级 is checked when an assessment scores them, or now with `ruleset`
+    (the ruleset's submission schema; what it cannot state is checked when the table is scored)."""
     content = body.model_dump(mode="json", exclude_none=True, exclude={"note"})
+    if ruleset is not None:
+        from app.projects.assess import resolve
+        from app.rulesets import project_contract
+
+        rs = resolve(session, ruleset, fiscal_year)
+        problems = project_contract.check(rs, body.model_dump(mode="json", exclude_none=True))
+        if problems:
+            raise Unprocessable(f"the 自评表 does not fit {rs.ref}",
+                                errors=[{"pointer": p.pointer, "message": p.message} for p in problems])
     sub, created = service.put(session, unit_id, project_id, fiscal_year, content, body.note, if_match, if_none_match)
     response.headers["ETag"] = etag(sub)
     response.headers["Location"] = SUBMISSION.format(unit_id=unit_id, project_id=project_id, fiscal_year=fiscal_year)

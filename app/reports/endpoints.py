@@ -67,15 +67,15 @@ def _unit(session: Session, unit_id: uuid.UUID) -> Unit | None:
 
 def _ruleset(session: Session, row: Assessment) -> Ruleset | ProjectRuleset | None:
     """The ruleset version the assessment is pinned to (for 指标说明 and 评分标准), if it still exists."""
-    if row.project_id is not None:
-        return rulesets.registry().project(f"{row.ruleset_name}@{row.ruleset_version}")
-    rs = rulesets.registry().get(f"{row.ruleset_name}@{row.ruleset_version}")
-    if rs is not None:
-        return rs
-    try:
-        return rulesets.get(session, row.ruleset_name, row.ruleset_version)
+    ref = f"{row.ruleset_name}@{row.ruleset_version}"
+    quick = rulesets.registry().project(ref) if row.project_id is not None else rulesets.registry().get(ref)
+    if quick is not None:
+        return quick
+    try:  # a registered version (of the caller's tenant)
+        rs = rulesets.get(session, row.ruleset_name, row.ruleset_version)
     except NotFound:
         return None
+    return rs if isinstance(rs, ProjectRuleset) == (row.project_id is not None) else None
 
 
 def _fact_labels() -> dict[str, str]:

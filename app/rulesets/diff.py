@@ -9,6 +9,11 @@ cap, items, parts, conditions …, see :func:`rule_terms`), its not-applicable c
 texts (指标说明, 评分标准). The ruleset's own terms (title, region, years, total, rounding, bounds,
 grades) and its 加减分项 are compared too.
 
+Two project rulesets (``kind: project``, app.engine.project) are compared the same way: their
+nodes are the execution rate, the 一级 (points, what happens when a table has no row under one)
+and the 二级, and their own terms are the table's (row 分值, 指标性质 rules, bands, not-applicable
+rows, 偏差原因) besides title, years, total, rounding and grades.
+
 One document, two renderings: :func:`diff_rulesets` gives the JSON (``GET
 /v1/rulesets/{name}/{version}/diff``, ``jixiao rulesets diff --format json``) and :func:`as_text`
 the readable Chinese report (the same answer's ``text``; ``jixiao rulesets diff``).
@@ -17,10 +22,14 @@ the readable Chinese report (the same answer's ``text``; ``jixiao rulesets diff`
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from app.engine.labels import RULE_KIND_LABELS
+from app.engine.project import ProjectRuleset
+from app.engine.project_format import NATURE_LABELS, WhenEmpty
 from app.engine.rules import fmt, pct
 from app.engine.ruleset import Adjustment, Indicator, Ruleset
 
@@ -32,11 +41,13 @@ TERM_LABELS = {
     "targets": "序时进度", "quarter_points": "季度分值", "average_points": "平均分值", "mean": "同类均值",
     "at_or_above": "达到均值得分", "below": "低于均值得分", "points": "分值", "name": "名称",
     "text": "内容", "fact": "取自事实", "met_if": "直接满足条件", "display": "显示", "label": "指标值名称",
-    "not_applicable": "不适用条件", "transfer_to": "分值转移至",
+    "not_applicable": "不适用条件", "transfer_to": "分值转移至", "when_empty": "无三级指标时",
 }
 _HEADER_LABELS = {
     "title": "标题", "region": "地区", "fiscal_years": "适用年度", "source": "来源文件", "total_points": "总分",
     "rounding": "得分取舍", "bounds": "总分范围", "grades": "等级",
+    "row_points": "三级指标分值", "natures": "指标性质计分", "bands": "定性指标档次", "not_applicable": "不适用指标",
+    "deviation_reason": "偏差原因",
 }
 _TEXT_LABELS = {"description": "指标说明", "criteria": "评分标准"}
 _ADJUSTMENT_LABELS = {"kind": "类型", "per": "每次分值", "maximum": "累计上限"}
@@ -204,7 +215,30 @@ def _match(old: list[Any], new: list[Any]) -> tuple[list[tuple[Any, Any, str]], 
     return pairs, removed, added
 
 
-def _indicator_entry(change: str, old: Indicator | None, new: Indicator | None, matched_by: str | None) -> dict[str, Any]:
+@dataclass(slots=True)
+class _Node:
+    """A fixed node of a project ruleset (the execution rate, a 一级 or a 二级), as the diff reads it."""
+
+    code: str
+    name: str
+    level: int
+    points: Decimal | None  # a 二级 has none of its own (its rows' come from the table)
+    description: str | None
+    criteria: str | None
+    terms: dict[str, str]
+
+
+def _terms(node: Any) -> dict[str, str]:
+    if isinstance(node, _Node):
+        return node.terms
+    return {**rule_terms(node.rule), **_na_terms(node)}
+
+
+def _points(node: Any) -> str | None:
+    return None if node is None or node.points is None else fmt(node.points)
+
+
+def _indicator_entry(change: str, old: Any, new: Any, matched_by: str | None) -> dict[str, Any]:
     ref = new if new is not None else old
     assert ref is not None
     entry: dict[str, Any] = {
@@ -215,14 +249,13 @@ def _indicator_entry(change: str, old: Indicator | None, new: Indicator | None, 
     }
     if old is not None and new is not None:
         if old.points != new.points:
-            entry["points"] = {"from": fmt(old.points), "to": fmt(new.points)}
-        entry["rule"] = _term_changes({**rule_terms(old.rule), **_na_terms(old)},
-                                      {**rule_terms(new.rule), **_na_terms(new)})
+            entry["points"] = {"from": _points(old), "to": _points(new)}
+        entry["rule"] = _term_changes(_terms(old), _terms(new))
         entry["texts"] = _texts(old, new)
     else:
-        entry["points"] = {"from": fmt(old.points) if old else None, "to": fmt(new.points) if new else None}
+        entry["points"] = {"from": _points(old), "to": _points(new)}
         entry["rule"] = [{"path": k, "from": v if old else None, "to": None if old else v}
-                         for k, v in {**rule_terms(ref.rule), **_na_terms(ref)}.items()]
+                         for k, v in _terms(ref).items()]
     return entry
 
 
@@ -256,12 +289,54 @@ def _header(rs: Ruleset) -> dict[str, str]:
     }
 
 
-def diff_rulesets(old: Ruleset, new: Ruleset) -> dict[str, Any]:
-    """What changed from ``old`` to ``new`` (the document of GET …/diff, ``text`` included)."""
-    a, b = _header(old), _header(new)
+def _when_empty(rule: Any) -> str:
+    if isinstance(rule, WhenEmpty):
+        return "分值按权重调增至" + "、".join(rule.transfer_to)
+    return {"refuse": "不予受理（须至少一行）", "not_applicable": "不计入，总分按百分制折算"}.get(str(rule), str(rule))
+
+
+def _project_nodes(rs: ProjectRuleset) -> list[_Node]:
+    ex = rs.execution
+    out = [_Node(ex.code, ex.name, 1, ex.points, ex.description, ex.criteria, {"kind": "execution_rate"})]
+    for l1 in rs.levels:
+        out.append(_Node(l1.code, l1.name, 1, l1.points, l1.description, l1.criteria,
+                         {"when_empty": _when_empty(l1.when_empty)}))
+        out += [_Node(l2.code, l2.name, 2, None, l2.description, l2.criteria, {}) for l2 in l1.children]
+    return out
+
+
+def _project_header(rs: ProjectRuleset) -> dict[str, str]:
+    spec = rs.spec
+    bands = sorted(rs.bands.values(), key=lambda b: b.min, reverse=True)
+    return {
+        "title": rs.title, "region": rs.region, "fiscal_years": "、".join(str(y) for y in rs.fiscal_years),
+        "source": str(rs.source.get("document", "")), "total_points": fmt(rs.total_points),
+        "rounding": f"{rs.places}位小数，{_ROUNDING_LABELS.get(rs.rounding_mode, rs.rounding_mode)}",
+        "grades": "，".join(f"{g.grade}≥{fmt(g.min)}" for g in rs.grades),
+        "row_points": spec.row_points,
+        "natures": "，".join(f"{NATURE_LABELS[n]}{getattr(spec.natures, n)}" for n in ("gte", "lte", "eq")),
+        "bands": "；".join(f"{b.name}{'[' if b.min_inclusive else '('}{pct(b.min)}, {pct(b.max)}"
+                          f"{']' if b.max_inclusive else ')'}" for b in bands),
+        "not_applicable": spec.not_applicable, "deviation_reason": spec.deviation_reason,
+    }
+
+
+def diff_rulesets(old: Ruleset | ProjectRuleset, new: Ruleset | ProjectRuleset) -> dict[str, Any]:
+    """What changed from ``old`` to ``new`` (the document of GET …/diff, ``text`` included): two
+    部门整体 rulesets, or two project rulesets."""
+    if isinstance(old, ProjectRuleset) and isinstance(new, ProjectRuleset):
+        return _diff(old, new, _project_header, _project_nodes, [], [])
+    if isinstance(old, Ruleset) and isinstance(new, Ruleset):
+        return _diff(old, new, _header, _nodes, old.adjustments, new.adjustments)
+    raise TypeError("a 部门整体 ruleset and a project ruleset are not compared")
+
+
+def _diff(old: Any, new: Any, header: Callable[[Any], dict[str, str]], nodes: Callable[[Any], list[Any]],
+          old_adjustments: list[Adjustment], new_adjustments: list[Adjustment]) -> dict[str, Any]:
+    a, b = header(old), header(new)
     ruleset = [{"field": k, "from": a[k], "to": b[k]} for k in a if a[k] != b[k]]
 
-    pairs, removed, added = _match(_nodes(old), _nodes(new))
+    pairs, removed, added = _match(nodes(old), nodes(new))
     indicators: list[dict[str, Any]] = []
     for o, n, how in pairs:
         entry = _indicator_entry("changed", o, n, how)
@@ -271,7 +346,7 @@ def diff_rulesets(old: Ruleset, new: Ruleset) -> dict[str, Any]:
     indicators += [_indicator_entry("added", None, n, None) for n in added]
     indicators.sort(key=lambda e: (_code_key(e["to_code"] or e["from_code"]), e["change"]))
 
-    apairs, aremoved, aadded = _match(old.adjustments, new.adjustments)
+    apairs, aremoved, aadded = _match(old_adjustments, new_adjustments)
     adjustments = []
     for o, n, how in apairs:
         entry = _adjustment_entry("changed", o, n, how)
@@ -335,16 +410,17 @@ def _indicator_lines(e: dict[str, Any]) -> list[str]:
     if e["change"] == "added":
         kind = next((c["to"] for c in e["rule"] if c["path"] == "kind"), None)
         rule = f"，{_value('kind', kind)}" if kind else ""
-        return [f"+ 新增 {head}（{e['points']['to']}分{rule}）"]
+        worth = f"{e['points']['to']}分" if e["points"]["to"] is not None else ""
+        return [f"+ 新增 {head}（{worth}{rule}）" if worth or rule else f"+ 新增 {head}"]
     if e["change"] == "removed":
-        return [f"- 删除 {head}（{e['points']['from']}分）"]
+        return [f"- 删除 {head}（{e['points']['from']}分）" if e["points"]["from"] is not None else f"- 删除 {head}"]
     out = [f"~ {e['to_code']} {e['to_name']}"]
     if e["from_code"] != e["to_code"]:
         out.append(f"    编号：{e['from_code']} → {e['to_code']}（按名称对应）")
     if e["from_name"] != e["to_name"]:
         out.append(f"    名称：{e['from_name']} → {e['to_name']}")
     if e["points"] is not None:
-        out.append(f"    分值：{e['points']['from']} → {e['points']['to']}")
+        out.append(f"    分值：{e['points']['from'] or '（无）'} → {e['points']['to'] or '（无）'}")
     for c in e["rule"]:
         out.append(f"    {_term_label(c['path'])}：{_value(c['path'], c['from'])} → {_value(c['path'], c['to'])}")
     for t in e["texts"]:

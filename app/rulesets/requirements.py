@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -351,7 +351,7 @@ def _describe(rs: Ruleset, vocab: Vocabulary) -> dict[str, Any]:
         overrides.append({"code": leaf.code, "name": leaf.name, "points": _n(leaf.points),
                           "maximum": _n(leaf.points + extra)})
     return {
-        "ref": rs.ref, "name": rs.name, "version": rs.version, "title": rs.title,
+        "kind": "unit", "ref": rs.ref, "name": rs.name, "version": rs.version, "title": rs.title,
         "content_hash": rs.content_hash, "fiscal_years": list(rs.fiscal_years),
         "facts": facts,
         "answers": list(answers.values()),
@@ -519,13 +519,14 @@ def _etag(document: bytes) -> str:
     return '"' + hashlib.sha256(document).hexdigest()[:32] + '"'
 
 
-def contract(rs: Ruleset, vocab: Vocabulary) -> Contract:
-    """The description, the schema and its validator of one ruleset version (cached by content hash)."""
-    found = _cache.get(rs.content_hash)
+def cached(content_hash: str, build: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) -> Contract:
+    """The contract of the ruleset version ``content_hash``, made once from ``build()`` (its description
+    and its schema): a 部门整体 ruleset's (:func:`contract`) or a project ruleset's
+    (app.rulesets.project_contract), answered and validated alike."""
+    found = _cache.get(content_hash)
     if found is not None:
         return found
-    description = _describe(rs, vocab)
-    schema = _schema(description, vocab)
+    description, schema = build()
     # (the meta-schema check, Draft202012Validator.check_schema, takes seconds: tests/api/test_requirements.py runs it)
     description_json, schema_json = orjson.dumps(description), orjson.dumps(schema)
     made = Contract(description, schema, Draft202012Validator(schema), description_json, schema_json,
@@ -533,7 +534,17 @@ def contract(rs: Ruleset, vocab: Vocabulary) -> Contract:
     with _lock:
         if len(_cache) >= 256:
             _cache.clear()
-        return _cache.setdefault(rs.content_hash, made)
+        return _cache.setdefault(content_hash, made)
+
+
+def contract(rs: Ruleset, vocab: Vocabulary) -> Contract:
+    """The description, the schema and its validator of one ruleset version (cached by content hash)."""
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        description = _describe(rs, vocab)
+        return description, _schema(description, vocab)
+
+    return cached(rs.content_hash, build)
 
 
 def describe(rs: Ruleset, vocab: Vocabulary) -> dict[str, Any]:
@@ -584,16 +595,20 @@ def check(rs: Ruleset, vocab: Vocabulary, document: Mapping[str, Any], *, facts:
     """The problems of a submission document under ``rs``, by JSON pointer (sorted, one per
     pointer). ``facts=False`` leaves the facts to the vocabulary's own check (``Vocabulary.parse``,
     which also reads thousands separators and says why a value is refused)."""
-    validator = contract(rs, vocab).validator
     doc = dict(document) if facts else {k: v for k, v in document.items() if k != "facts"}
+    return problems_of(contract(rs, vocab).validator, doc)
+
+
+def problems_of(validator: Draft202012Validator, document: Any) -> list[Problem]:
+    """What ``validator`` refuses in ``document``, by JSON pointer (sorted, one per pointer)."""
     seen: dict[str, Problem] = {}
-    for error in validator.iter_errors(doc):
+    for error in validator.iter_errors(document):
         for p in _problems(error):
             seen.setdefault(p.pointer, p)
     return [seen[k] for k in sorted(seen)]
 
 
-__all__ = ["Contract", "check", "contract", "decimal_le", "describe", "fact_entry", "submission_schema",
+__all__ = ["Contract", "cached", "check", "contract", "problems_of", "decimal_le", "describe", "fact_entry", "submission_schema",
            "UNITS", "DEFAULT_PLACES"]
 
 

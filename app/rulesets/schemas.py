@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,9 +11,15 @@ from app.api.enums import AssessmentStatus, DiffChange, DiffMatch, GradeCode, re
 from app.api.limits import Answers, Facts, Overrides
 from app.assessments.schemas import AdjustmentResult, AssessmentWarning, IndicatorResult, RulesetRef
 from app.engine.fileformat import EXAMPLE, examples
+from app.engine.project_format import ProjectSubmission
+
+#: the kind of a ruleset: 部门整体 (unit) or 项目支出 (project)
+RulesetKind = Literal["unit", "project"]
 
 
 class RulesetSummary(BaseModel):
+    kind: RulesetKind = Field(description="unit: scores a unit's 部门整体 submission; project: scores a project's "
+                                          "自评表 (GET …/{name}/{version} answers the detail of its kind)")
     name: str = Field(examples=["shenzhen-yantian"])
     versions: list[str] = Field(examples=[["2023"]])
     title: str
@@ -49,6 +55,9 @@ class AdjustmentItem(BaseModel):
 
 
 class RulesetDetail(BaseModel):
+    """A 部门整体 ruleset version: its indicator tree."""
+
+    kind: Literal["unit"] = Field(default="unit", description="A 部门整体 ruleset (unit)")
     ref: str = Field(examples=["shenzhen-yantian@2023"])
     name: str
     version: str
@@ -64,6 +73,110 @@ class RulesetDetail(BaseModel):
     builtin: bool
     indicators: list[IndicatorNode]
     adjustments: list[AdjustmentItem]
+
+
+class ProjectRounding(BaseModel):
+    places: int = Field(description="Decimal places of every row's score")
+    mode: str = Field(description="down, half_up, half_even or up", examples=["half_up"])
+    text: str = Field(description="The same in words")
+
+
+class ProjectGrade(BaseModel):
+    grade: str = Field(examples=["优"])
+    min: str = Field(examples=["90"])
+
+
+class ProjectExecution(BaseModel):
+    """预算执行率: 全年执行数 / 全年预算数 × points, at most points."""
+
+    code: str = Field(examples=["0"])
+    name: str = Field(examples=["预算执行率"])
+    points: str = Field(examples=["10"])
+    description: str | None = None
+    criteria: str | None = None
+    formula: str
+
+
+class ProjectWhenEmpty(BaseModel):
+    """What happens to a 一级 a 自评表 has no row under."""
+
+    rule: Literal["refuse", "not_applicable", "transfer"] = Field(
+        description="refuse: the table is refused (422); not_applicable: its points are left out and the total "
+                    "rescaled; transfer: its points go to transfer_to, in proportion to their own")
+    transfer_to: list[str] = Field(description="一级 codes taking its points (transfer)")
+
+
+class ProjectLevel2(BaseModel):
+    code: str = Field(examples=["1.1"])
+    name: str = Field(examples=["数量指标"])
+    description: str | None = None
+    criteria: str | None = None
+
+
+class ProjectLevel1(BaseModel):
+    code: str = Field(examples=["1"])
+    name: str = Field(examples=["产出指标"])
+    points: str = Field(examples=["50"])
+    description: str | None = None
+    criteria: str | None = None
+    when_empty: ProjectWhenEmpty
+    children: list[ProjectLevel2]
+
+
+class ProjectNature(BaseModel):
+    """How a row of one 指标性质 is scored."""
+
+    nature: Literal["gte", "lte", "eq", "qualitative"]
+    label: str = Field(examples=["≥"])
+    aliases: list[str] = Field(description="How a row may write it")
+    rule: str = Field(description="proportional, inverse_proportional, deviation, all_or_nothing or qualitative_band")
+    formula: str
+
+
+class ProjectBand(BaseModel):
+    """A qualitative band, as a share of the row's points."""
+
+    band: Literal["met", "partial", "missed"]
+    name: str = Field(examples=["达成年度指标"])
+    min: str = Field(examples=["0.8"])
+    max: str = Field(examples=["1"])
+    min_inclusive: bool
+    max_inclusive: bool
+
+
+class ProjectRulesetDetail(BaseModel):
+    """A project ruleset version (项目支出绩效自评): its 一级 / 二级 structure with their points, the
+    execution rate, how rows are scored by 指标性质, the qualitative bands and the table's terms."""
+
+    kind: Literal["project"] = Field(description="A project ruleset")
+    ref: str = Field(examples=["national-project@2020"])
+    name: str
+    version: str
+    title: str
+    region: str
+    description: str | None
+    fiscal_years: list[int]
+    source: dict[str, Any]
+    total_points: str
+    rounding: ProjectRounding
+    grades: list[ProjectGrade]
+    content_hash: str
+    builtin: bool
+    execution: ProjectExecution
+    levels: list[ProjectLevel1] = Field(description="一级 with their 二级; the 三级 rows come from each submission")
+    row_points: Literal["even", "submitted", "either"] = Field(
+        description="even: the ruleset spreads a 一级's points over its rows; submitted: every row carries its 分值; "
+                    "either: the rows' 分值 when all of a 一级's rows give one, else even")
+    natures: list[ProjectNature]
+    bands: list[ProjectBand]
+    not_applicable: Literal["rescale", "refuse"] = Field(description="rescale: rows that do not apply are left out "
+                                                                     "and the total rescaled; refuse: not allowed")
+    deviation_reason: Literal["required", "warn"] = Field(description="A missed target without 偏差原因 and 改进措施: "
+                                                                      "refused (required) or a warning (warn)")
+
+
+#: GET /v1/rulesets/{name}/{version}: the detail of either kind, told apart by ``kind``
+AnyRulesetDetail = Annotated[RulesetDetail | ProjectRulesetDetail, Field(discriminator="kind")]
 
 
 class RulesetDocument(BaseModel):
@@ -115,6 +228,7 @@ def json_text(value: Any, indent: str = "") -> str:
 
 class ValidationReport(BaseModel):
     valid: bool
+    kind: RulesetKind | None = Field(default=None, description="The kind of a valid document")
     ref: str | None = None
     content_hash: str | None = None
     errors: list[dict[str, str]] = Field(default_factory=list, description="Each problem with a JSON pointer into the document and a message naming the line")
@@ -292,6 +406,7 @@ class OverrideRequirement(BaseModel):
 class RulesetRequirements(BaseModel):
     """Everything a client needs to collect a complete submission for one ruleset version."""
 
+    kind: Literal["unit"] = Field(default="unit", description="A 部门整体 ruleset (unit)")
     ref: str = Field(examples=["shenzhen-yantian@2023"])
     name: str
     version: str
@@ -339,6 +454,92 @@ class ScoreResult(BaseModel):
     adjustments: list[AdjustmentResult]
 
 
+class ProjectRulesetRequirements(BaseModel):
+    """Everything a client needs to fill in a project's 自评表 for one project ruleset version: the 一级 /
+    二级 a row may name (and how), the 分值 rule, the 指标性质 and their scoring, the bands, the units
+    that compare, the row's columns, overrides, and what is checked only when the table is scored."""
+
+    kind: Literal["project"]
+    ref: str = Field(examples=["national-project@2020"])
+    name: str
+    version: str
+    title: str
+    content_hash: str
+    fiscal_years: list[int]
+    levels: list[dict[str, Any]] = Field(description="一级 (code, name, points, accepted: how a row may name it, "
+                                                     "when_empty) with their 二级 (code, name, accepted)")
+    execution: dict[str, Any] = Field(description="The execution rate: code, name, points, formula and the funds "
+                                                  "it reads (JSON pointers)")
+    row_points: dict[str, Any] = Field(description="mode (even, submitted, either) and its text")
+    not_applicable: dict[str, Any] = Field(description="mode (rescale, refuse), allowed, text")
+    deviation_reason: dict[str, Any] = Field(description="mode (required, warn), required, text")
+    natures: list[ProjectNature]
+    bands: list[ProjectBand]
+    units: list[dict[str, Any]] = Field(description="Groups of units that convert into one another")
+    other_units: str
+    rows: list[dict[str, Any]] = Field(description="The columns of a row (field, required, description)")
+    overrides: dict[str, Any] = Field(description="What an evaluator may override, and how")
+    rounding: ProjectRounding
+    grades: list[ProjectGrade]
+    total_points: str
+    checked_when_scored: list[str] = Field(description="What the submission schema cannot state: checked when the "
+                                                       "table is scored (an assessment, or POST …:score)")
+
+
+#: GET …/requirements: the requirements of either kind, told apart by ``kind``
+AnyRulesetRequirements = Annotated[RulesetRequirements | ProjectRulesetRequirements, Field(discriminator="kind")]
+
+
+def _project_score_extra(schema: dict[str, Any]) -> None:
+    extra = ProjectSubmission.model_config.get("json_schema_extra")
+    if callable(extra):
+        extra(schema)  # type: ignore[call-arg]
+    request_body({"funds": {"full_year_budget": "118.5", "executed": "112.3"},
+                  "rows": [{"level1": "产出指标", "level2": "数量指标", "name": "安全培训人次", "nature": "gte",
+                            "target": "2000", "unit": "人次", "actual": "2000"}],
+                  "overrides": {}})(schema)
+
+
+class ProjectScoreRequest(ProjectSubmission):
+    """A project's 自评表 (as `PUT …/projects/{pid}/submissions/{year}` takes it) and an evaluator's row
+    overrides, scored under a project ruleset without storing anything."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_project_score_extra)
+
+    # the type of an assessment's overrides (AssessmentCreate), which score a project's rows the same way
+    overrides: Overrides = Field(default_factory=dict, description="An evaluator's own scores by row code "
+                                 "(二级 code . n, or the execution rate's code): {score, reason}",
+                                 examples=[{"1.1.1": {"score": "45", "reason": "年初指标值设定偏低，按偏离度调减"}}])
+    strict: bool = Field(default=False, description="Refuse (422) an incomplete result, as an assessment with strict=true")
+
+
+class ProjectScoreResult(BaseModel):
+    """The breakdown a project assessment of the same 自评表 would store, byte for byte: the shape of a
+    部门整体 breakdown (ScoreResult) with the project's own parts."""
+
+    framework: Literal["project"]
+    ruleset: RulesetRef
+    status: AssessmentStatus
+    status_label: str = Field(examples=["完整"])
+    total: str = Field(examples=["95.5"])
+    grade: str | None = Field(examples=["优"])
+    grade_code: GradeCode | None
+    points_total: str
+    base_total: str
+    adjustments_total: str
+    warnings: list[AssessmentWarning]
+    missing_facts: list[str] = Field(description="JSON pointers of missing 实际完成值 or funds")
+    missing_answers: list[str] = Field(description="Rows waiting for an evaluator's judgment")
+    indicators: list[dict[str, Any]] = Field(description="The execution rate and the 一级 → 二级 → 三级 rows, as "
+                                                         "IndicatorResult, each 三级 row with its 自评表 columns under row")
+    adjustments: list[AdjustmentResult]
+    funds: dict[str, Any] = Field(description="项目资金: the funds, execution rate and its score")
+    goals: dict[str, Any] = Field(description="年度总体目标: expected and actual")
+    rescaled: dict[str, Any] | None = Field(description="How the total was brought back to total_points, when rows "
+                                                        "did not apply")
+    claims: dict[str, Any] = Field(description="What the unit printed against what the rules give")
+
+
 class SubmissionSchema(RootModel[dict[str, Any]]):
     """A JSON Schema (2020-12) document (`$schema`, `$id`, `properties` …: JSON Schema's own keywords)."""
 # --------------------------------------------------------------------------- diff (GET …/diff)
@@ -361,7 +562,8 @@ class RulesetSide(BaseModel):
 
 class RulesetFieldChange(_Pair):
     """A term of the ruleset itself: title, region, fiscal_years, source, total_points, rounding,
-    bounds or grades (as text)."""
+    bounds or grades (as text); of a project ruleset also row_points, natures, bands, not_applicable
+    and deviation_reason."""
 
     field: str = Field(examples=["region"])
 
@@ -370,7 +572,8 @@ class RuleTermChange(_Pair):
     """One term of an indicator's rule, by its path: kind, formula, cap, bands, zero_if,
     nothing_to_count, threshold, step, per, steps, counts, finding, items/{key}/text|points|fact|met_if,
     parts/{key}/name|points|<term>, targets, quarter_points, average_points, mean, at_or_above, below,
-    display, label, not_applicable, transfer_to; for a 加减分项: kind, per, maximum."""
+    display, label, not_applicable, transfer_to; for a 加减分项: kind, per, maximum; for a project
+    ruleset's 一级: when_empty."""
 
     path: str = Field(examples=["parts/adjustment/formula"])
 
