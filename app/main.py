@@ -209,7 +209,8 @@ def create_app() -> FastAPI:
                     if code == "422" and problems.PROBLEM_JSON not in content:
                         response.update(description=problem_422["description"], content=dict(problem_422["content"]))
                     elif not code.startswith("2") and problems.PROBLEM_JSON in content:
-                        content.pop("application/json", None)
+                        for media in [m for m in content if m != problems.PROBLEM_JSON]:
+                            content.pop(media)  # the route's own media type (JSON, JSON Schema …)
                 if "requestBody" in op:
                     op["responses"].setdefault("413", {
                         "description": "The request body is larger than the service's limit (32 MiB by default)",

@@ -1046,6 +1046,7 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     'NamedValue': _NAMED_VALUE,
     'ProblemDetail': _PROBLEM_DETAIL,
     'RulesetDetail': _RULESET_DETAIL,
+    'AnyRulesetDetail': _RULESET_DETAIL,
     'RulesetList': _RULESET_LIST,
     'RulesetRef': _RULESET_REF,
     'RulesetSummary': _RULESET_SUMMARY,

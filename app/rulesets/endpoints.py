@@ -34,6 +34,12 @@ from app.rulesets.vocabulary import fact_readers
 
 router = APIRouter(route_class=Route, tags=["rulesets"])
 
+
+class SchemaJSONResponse(Response):
+    """A JSON Schema document: documented (and sent) as ``application/schema+json``."""
+
+    media_type = "application/schema+json"
+
 NamePath = Annotated[str, Path(description="Ruleset name", examples=["shenzhen-yantian"])]
 VersionPath = Annotated[str, Path(description="Ruleset version", examples=["2023"])]
 
@@ -120,7 +126,7 @@ def get_requirements(name: NamePath, version: VersionPath, session: SessionDep) 
 
 @router.get("/v1/rulesets/{name}/{version}/submission.schema.json", dependencies=[READ],
             operation_id="getSubmissionSchema", summary="JSON Schema of a submission for one ruleset version",
-            response_model=SubmissionSchema, responses=responses(404))
+            response_model=SubmissionSchema, response_class=SchemaJSONResponse, responses=responses(404))
 def get_submission_schema(name: NamePath, version: VersionPath, session: SessionDep) -> Response:
     """A JSON Schema (2020-12) of a submission valid for this version. A 部门整体 ruleset: facts and answers
     both, generated from its requirements; `PUT /v1/units/{id}/submissions/{year}?ruleset=NAME@VERSION`
@@ -197,7 +203,11 @@ def validate_ruleset(body: RulesetDocument) -> ValidationReport:
 
 
 @router.post("/v1/rulesets", dependencies=[ADMIN], operation_id="registerRuleset", summary="Register a ruleset version",
-             status_code=status.HTTP_201_CREATED, response_model=AnyRulesetDetail, responses=responses(409, 422))
+             status_code=status.HTTP_201_CREATED, response_model=AnyRulesetDetail,
+             responses={200: {"model": AnyRulesetDetail,
+                              "description": "The same content is registered already: nothing stored, the version "
+                                             "as registered"},
+                        **responses(409, 422)})
 def register_ruleset(
     body: RulesetDocument, session: SessionDep, response: Response, request: Request,
 ) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from app.api.enums import AssessmentStatus, DiffChange, DiffMatch, GradeCode, request_body
 from app.api.limits import Answers, Facts, Overrides
@@ -176,7 +177,10 @@ class ProjectRulesetDetail(BaseModel):
 
 
 #: GET /v1/rulesets/{name}/{version}: the detail of either kind, told apart by ``kind``
-AnyRulesetDetail = Annotated[RulesetDetail | ProjectRulesetDetail, Field(discriminator="kind")]
+#: A ruleset version's detail, by its kind: one named schema in the OpenAPI document (clients get
+#: one type with its discriminator, not an inline union per operation).
+AnyRulesetDetail = TypeAliasType(
+    "AnyRulesetDetail", Annotated[RulesetDetail | ProjectRulesetDetail, Field(discriminator="kind")])
 
 
 class RulesetDocument(BaseModel):
