@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from app.api.deps import RawBody, Route, SessionDep, parse_body
 from app.api.problems import NotFound, Unprocessable, responses
@@ -35,8 +36,9 @@ from app.rulesets.vocabulary import fact_readers
 router = APIRouter(route_class=Route, tags=["rulesets"])
 
 
-class SchemaJSONResponse(Response):
-    """A JSON Schema document: documented (and sent) as ``application/schema+json``."""
+class SchemaJSONResponse(JSONResponse):
+    """A JSON Schema document: documented (and sent) as ``application/schema+json``, its body
+    described by the route's response model (a JSONResponse subclass, so FastAPI documents it)."""
 
     media_type = "application/schema+json"
 

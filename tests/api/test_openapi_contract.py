@@ -125,3 +125,10 @@ def test_the_project_examples_are_real_requests_with_the_documented_answers(clie
     assert got["status"] == documented["status"] == 201, got["problem"]
     assert got["project_id"] == pid  # found by its code
     assert (got["total"], got["assessment_status"]) == (documented["total"], documented["assessment_status"])
+
+
+def test_the_submission_schema_is_documented_as_the_json_schema_it_is() -> None:
+    """Found by make fuzz: sent as application/schema+json, it was documented as a string."""
+    op = DOC["paths"]["/v1/rulesets/{name}/{version}/submission.schema.json"]["get"]
+    assert op["responses"]["200"]["content"] == {
+        "application/schema+json": {"schema": {"$ref": "#/components/schemas/SubmissionSchema"}}}
