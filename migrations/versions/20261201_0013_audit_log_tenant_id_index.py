@@ -24,8 +24,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        op.create_index('ix_audit_log_tenant_id', 'audit_log', ['tenant_id', 'id'], postgresql_concurrently=True,
-                        if_not_exists=True)
+        # A CREATE INDEX CONCURRENTLY killed half-way leaves an INVALID index of this name, and the
+        # revision is not recorded, so the next upgrade runs this again: drop whatever is there first
+        # (only this migration makes the index), never skip it with IF NOT EXISTS.
+        op.drop_index('ix_audit_log_tenant_id', table_name='audit_log', postgresql_concurrently=True, if_exists=True)
+        op.create_index('ix_audit_log_tenant_id', 'audit_log', ['tenant_id', 'id'], postgresql_concurrently=True)
 
 
 def downgrade() -> None:
